@@ -1,0 +1,20 @@
+"""nbutils: the small library behind the course "How large language models work, by building one".
+
+Each module holds one idea of the course, named as the notebooks name it:
+
+- ``world``        the toy world: a seeded story generator that knows its own ground truth
+- ``data``         loading a corpus, train/validation splits, language-model windows and batches
+- ``tokenizers``   characters, bytes, byte-level BPE, GPT-2's tokenizer (offline), WordPiece
+- ``probability``  softmax, cross-entropy, perplexity, entropy
+- ``attention``    scaled dot-product attention, causal masks, heads
+- ``model``        the GPT used by every notebook from 04 on
+- ``train``        the training loop, schedules, evaluation and checkpoints
+- ``generate``     greedy decoding, temperature, top-k, top-p, log-likelihood of a text
+- ``plots``        every figure of the course (matplotlib)
+- ``widgets``      interactive front ends that fall back to a static picture
+- ``checks``       instant checks for the exercises
+- ``student``      ``python -m nbutils.student`` writes the student copies of the notebooks
+- ``device``       choosing CPU / CUDA / MPS and seeding every random generator
+"""
+
+__version__ = "0.1.0"

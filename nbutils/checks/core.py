@@ -1,0 +1,106 @@
+"""The machinery behind every exercise check.
+
+A check runs the student's function and the course's reference function on the same few inputs and compares
+the answers. When they differ it says, in words, *which* input failed, what was expected, what came back and,
+where it can tell, *why* (a hint). A passing check prints one line; a failing check raises ``CheckFailed`` so
+that "Run All" stops at the first exercise that still needs work.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass, field
+from typing import Any, Callable, Iterable
+
+import numpy as np
+import torch
+
+__all__ = ["Case", "CheckFailed", "run_check", "describe", "close"]
+
+
+class CheckFailed(AssertionError):
+    """Raised by a ``check_...`` function when the student's answer is not right yet."""
+
+
+@dataclass
+class Case:
+    """One input for a check: positional ``args``, keyword ``kwargs`` and a ``label`` saying what it tests."""
+
+    args: tuple
+    kwargs: dict = field(default_factory=dict)
+    label: str = ""
+
+
+def describe(value: Any, limit: int = 6) -> str:
+    """A short, readable description of a value for an error message (shape and first numbers of a tensor)."""
+    if isinstance(value, torch.Tensor):
+        flat = value.detach().float().flatten()[:limit].tolist() if value.numel() else []
+        numbers = ", ".join(f"{v:.4g}" for v in flat)
+        more = ", ..." if value.numel() > limit else ""
+        return f"tensor of shape {tuple(value.shape)}, dtype {value.dtype}: [{numbers}{more}]"
+    if isinstance(value, np.ndarray):
+        return describe(torch.from_numpy(np.asarray(value, dtype=np.float64)), limit)
+    if isinstance(value, float):
+        return f"{value:.6g}"
+    text = repr(value)
+    return text if len(text) <= 120 else text[:117] + "..."
+
+
+def close(got: Any, expected: Any, atol: float = 1e-5, rtol: float = 1e-4) -> bool:
+    """True when two answers agree: tensors/arrays elementwise within tolerance, numbers within tolerance,
+    anything else by ``==``."""
+    if isinstance(expected, torch.Tensor):
+        if not isinstance(got, torch.Tensor):
+            return False
+        if got.shape != expected.shape:
+            return False
+        return bool(torch.allclose(got.detach().double().cpu(), expected.detach().double().cpu(),
+                                   atol=atol, rtol=rtol, equal_nan=False))
+    if isinstance(expected, np.ndarray):
+        got_array = np.asarray(got)
+        return got_array.shape == expected.shape and bool(np.allclose(got_array, expected, atol=atol, rtol=rtol))
+    if isinstance(expected, float):
+        if isinstance(got, torch.Tensor) and got.numel() == 1:
+            got = got.item()
+        return isinstance(got, (int, float)) and math.isclose(got, expected, abs_tol=atol, rel_tol=rtol)
+    return got == expected
+
+
+def run_check(
+    name: str,
+    student_fn: Callable[..., Any],
+    reference_fn: Callable[..., Any],
+    cases: Iterable[Case],
+    *,
+    compare: Callable[[Any, Any], bool] = close,
+    diagnose: Callable[[Case, Any, Any], str | None] | None = None,
+) -> bool:
+    """Run ``student_fn`` and ``reference_fn`` on every case and explain the first difference.
+
+    ``diagnose(case, got, expected)`` may return a hint (a sentence) that explains a typical mistake, for
+    instance "the rows do not sum to 1". Returns ``True`` (and prints a line) when every case passes.
+    """
+    if not callable(student_fn):
+        raise TypeError(f"{name}: pass your function itself (without calling it), got {type(student_fn).__name__}")
+    cases = list(cases)
+    for number, case in enumerate(cases, start=1):
+        label = case.label or f"case {number}"
+        expected = reference_fn(*case.args, **case.kwargs)
+        try:
+            got = student_fn(*case.args, **case.kwargs)
+        except NotImplementedError:
+            raise CheckFailed(f"{name}: the function is not written yet (it still raises NotImplementedError). "
+                              "Replace the stub with your code and run the cell again.") from None
+        except Exception as exc:  # the student's code crashed: say where, keep the original error attached
+            raise CheckFailed(f"{name}: your function raised {type(exc).__name__}: {exc}\n"
+                              f"  input: {label}") from exc
+        if not compare(got, expected):
+            hint = diagnose(case, got, expected) if diagnose else None
+            message = (f"{name}: wrong answer for {label}\n"
+                       f"  expected: {describe(expected)}\n"
+                       f"  got:      {describe(got)}")
+            if hint:
+                message += f"\n  hint: {hint}"
+            raise CheckFailed(message)
+    print(f"✓ {name}: all {len(cases)} cases pass.")
+    return True

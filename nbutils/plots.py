@@ -1,0 +1,224 @@
+"""Every figure of the course, defined once and reused in every notebook.
+
+The functions take plain numbers (lists, NumPy arrays or torch tensors) and know nothing about models, so a
+student can call them on anything. Each draws into a matplotlib ``Axes`` (a new figure when ``ax`` is None) and
+returns that ``Axes``; in a notebook, end the line with ``;`` to hide the returned object's text.
+
+- ``probability_bars``   a probability distribution as bars, optionally beside a second one (model vs truth)
+- ``attention_map``      one attention matrix as a heatmap with the tokens on both axes
+- ``attention_heads``    a grid of attention maps, one per head
+- ``loss_curves``        training and validation loss against the step, with an optional entropy floor
+- ``token_colours``      text split into tokens, each token on its own coloured background (HTML)
+"""
+
+from __future__ import annotations
+
+import html
+from typing import Mapping, Sequence
+
+import matplotlib.pyplot as plt
+import numpy as np
+
+__all__ = ["probability_bars", "attention_map", "attention_heads", "loss_curves", "token_colours", "visible"]
+
+# Colour-blind friendly pastel backgrounds for token colouring (cycled).
+_TOKEN_BACKGROUNDS = ("#cfe3f7", "#fbd9b5", "#cdebc5", "#f6c9d3", "#e2d5f2", "#f9efb0", "#c7ecec", "#e8dccd")
+
+
+def _as_array(values) -> np.ndarray:
+    """Turn a list, NumPy array or torch tensor (on any device) into a float NumPy array."""
+    if hasattr(values, "detach"):
+        values = values.detach().float().cpu().numpy()
+    return np.asarray(values, dtype=float)
+
+
+def visible(token: str) -> str:
+    """Make whitespace visible in a token label: a space becomes '·', a newline '↵', a tab '→'."""
+    return token.replace(" ", "·").replace("\n", "↵").replace("\t", "→")
+
+
+def _new_axes(ax, figsize):
+    if ax is None:
+        _, ax = plt.subplots(figsize=figsize, layout="constrained")
+    return ax
+
+
+def probability_bars(
+    probs: Mapping[str, float] | Sequence[float],
+    labels: Sequence[str] | None = None,
+    *,
+    compare: Mapping[str, float] | None = None,
+    names: tuple[str, str] = ("model", "truth"),
+    top: int | None = 12,
+    title: str | None = None,
+    ax=None,
+):
+    """Draw a probability distribution as bars, largest first.
+
+    ``probs`` is a mapping ``{label: probability}`` or a sequence of numbers with ``labels`` beside it.
+    With ``compare`` (another mapping, e.g. the true distribution) the two are drawn side by side for the
+    union of their ``top`` most likely labels.
+    """
+    if not isinstance(probs, Mapping):
+        values = _as_array(probs).ravel()
+        if labels is None:
+            labels = [str(i) for i in range(len(values))]
+        if len(labels) != len(values):
+            raise ValueError(f"got {len(values)} probabilities but {len(labels)} labels")
+        probs = dict(zip(labels, values.tolist()))
+    if not probs:
+        raise ValueError("probability_bars needs at least one probability")
+    def most_likely(dist: Mapping[str, float]) -> list[str]:
+        ranked = sorted(dist, key=lambda k: (-dist[k], str(k)))
+        return ranked[:top] if top else ranked
+
+    chosen = most_likely(probs)
+    if compare is not None:  # the union of both distributions' most likely labels, largest first
+        union = set(chosen) | set(most_likely(compare))
+        chosen = sorted(union, key=lambda k: (-max(probs.get(k, 0.0), compare.get(k, 0.0)), str(k)))
+    ax = _new_axes(ax, (max(4.0, 0.55 * len(chosen) + 1.5), 3.2))
+    x = np.arange(len(chosen))
+    if compare is None:
+        ax.bar(x, [probs[k] for k in chosen], color="#4c72b0")
+    else:
+        width = 0.4
+        ax.bar(x - width / 2, [probs.get(k, 0.0) for k in chosen], width, label=names[0], color="#4c72b0")
+        ax.bar(x + width / 2, [compare.get(k, 0.0) for k in chosen], width, label=names[1], color="#dd8452")
+        ax.legend(frameon=False)
+    ax.set_xticks(x, [visible(str(k)) for k in chosen], rotation=45 if len(chosen) > 6 else 0, ha="right" if len(chosen) > 6 else "center")
+    ax.set_ylabel("probability")
+    ax.set_ylim(0, max(1e-9, max([probs.get(k, 0.0) for k in chosen] + ([compare.get(k, 0.0) for k in chosen] if compare else []))) * 1.15)
+    if title:
+        ax.set_title(title)
+    return ax
+
+
+def attention_map(
+    weights,
+    tokens: Sequence[str] | None = None,
+    *,
+    query_tokens: Sequence[str] | None = None,
+    title: str | None = None,
+    annotate: bool | None = None,
+    colorbar: bool = True,
+    ax=None,
+):
+    """Draw one attention matrix: row i shows how much query position i attends to each key position.
+
+    ``weights`` has shape (T_query, T_key). ``tokens`` label the keys (x axis) and, unless ``query_tokens`` is
+    given, the queries too (y axis). Small matrices are annotated with their numbers.
+    """
+    matrix = _as_array(weights)
+    if matrix.ndim != 2:
+        raise ValueError(f"attention_map expects a 2-D (queries, keys) matrix, got shape {matrix.shape}")
+    n_query, n_key = matrix.shape
+    key_labels = [visible(t) for t in tokens] if tokens is not None else [str(i) for i in range(n_key)]
+    query_labels = [visible(t) for t in query_tokens] if query_tokens is not None else (
+        key_labels if n_query == n_key else [str(i) for i in range(n_query)])
+    if len(key_labels) != n_key or len(query_labels) != n_query:
+        raise ValueError(f"matrix is {n_query}x{n_key} but got {len(query_labels)} query and {len(key_labels)} key labels")
+    ax = _new_axes(ax, (0.45 * n_key + 2.2, 0.4 * n_query + 1.4))
+    image = ax.imshow(matrix, cmap="Blues", vmin=0.0, vmax=max(1e-9, float(np.nanmax(matrix))) if matrix.size else 1.0)
+    ax.set_xticks(range(n_key), key_labels, rotation=90)
+    ax.set_yticks(range(n_query), query_labels)
+    ax.set_xlabel("key (attended to)")
+    ax.set_ylabel("query (attending)")
+    if annotate is None:
+        annotate = n_query * n_key <= 64
+    if annotate:
+        for i in range(n_query):
+            for j in range(n_key):
+                value = matrix[i, j]
+                ax.text(j, i, f"{value:.2f}", ha="center", va="center", fontsize=7,
+                        color="white" if value > 0.6 * np.nanmax(matrix) else "black")
+    if colorbar:
+        ax.figure.colorbar(image, ax=ax, shrink=0.8)
+    if title:
+        ax.set_title(title)
+    return ax
+
+
+def attention_heads(weights, tokens: Sequence[str] | None = None, *, ncols: int = 4, title: str | None = None,
+                    head_names: Sequence[str] | None = None):
+    """Draw a grid of attention maps, one per head. ``weights`` has shape (n_head, T, T). Returns the figure."""
+    stack = _as_array(weights)
+    if stack.ndim != 3:
+        raise ValueError(f"attention_heads expects (n_head, T, T) weights, got shape {stack.shape}")
+    n_head, n_query, n_key = stack.shape
+    ncols = max(1, min(ncols, n_head))
+    nrows = (n_head + ncols - 1) // ncols
+    size = 0.32 * max(n_key, 4) + 1.0
+    fig, axes = plt.subplots(nrows, ncols, figsize=(size * ncols, size * nrows), squeeze=False, layout="constrained")
+    for h in range(nrows * ncols):
+        ax = axes[h // ncols][h % ncols]
+        if h >= n_head:
+            ax.axis("off")
+            continue
+        name = head_names[h] if head_names else f"head {h}"
+        attention_map(stack[h], tokens, title=name, annotate=False, colorbar=False, ax=ax)
+        if h % ncols:
+            ax.set_ylabel("")
+        if h // ncols < nrows - 1:
+            ax.set_xlabel("")
+    if title:
+        fig.suptitle(title)
+    return fig
+
+
+def loss_curves(
+    steps: Sequence[float],
+    train_loss: Sequence[float] | None = None,
+    *,
+    val_steps: Sequence[float] | None = None,
+    val_loss: Sequence[float] | None = None,
+    floor: float | None = None,
+    floor_label: str = "entropy floor (true process)",
+    title: str | None = "Loss during training",
+    ylabel: str = "cross-entropy loss (nats per token)",
+    ax=None,
+):
+    """Draw training loss (thin) and validation loss (markers) against the step.
+
+    ``floor`` draws a dashed horizontal line: the lowest loss any model can reach on this data.
+    """
+    ax = _new_axes(ax, (6.4, 3.6))
+    if train_loss is not None:
+        train = _as_array(train_loss)
+        ax.plot(_as_array(steps)[: len(train)], train, lw=1.0, alpha=0.8, label="train", color="#4c72b0")
+    if val_loss is not None:
+        if val_steps is None:
+            raise ValueError("val_loss needs val_steps: the step at which each validation loss was measured")
+        ax.plot(_as_array(val_steps), _as_array(val_loss), "o-", ms=3.5, lw=1.5, label="validation", color="#dd8452")
+    if floor is not None:
+        ax.axhline(floor, ls="--", color="gray", lw=1.0, label=floor_label)
+    ax.set_xlabel("step")
+    ax.set_ylabel(ylabel)
+    ax.grid(alpha=0.3)
+    ax.legend(frameon=False)
+    if title:
+        ax.set_title(title)
+    return ax
+
+
+def token_colours(pieces: Sequence[str], ids: Sequence[int] | None = None, *, title: str | None = None):
+    """Show text split into tokens, each token on its own background colour.
+
+    ``pieces`` are the tokens' texts in order (their concatenation is the text); ``ids``, when given, appear as a
+    tooltip and as small numbers under each token. Returns an ``IPython.display.HTML`` object, so it shows as a
+    picture in JupyterLab and as stable HTML in stored outputs.
+    """
+    from IPython.display import HTML
+
+    if ids is not None and len(ids) != len(pieces):
+        raise ValueError(f"got {len(pieces)} pieces but {len(ids)} ids")
+    spans = []
+    for i, piece in enumerate(pieces):
+        colour = _TOKEN_BACKGROUNDS[i % len(_TOKEN_BACKGROUNDS)]
+        label = html.escape(visible(piece))
+        number = f"<sub style='color:#555;font-size:70%'>{ids[i]}</sub>" if ids is not None else ""
+        tip = f" title='id {ids[i]}'" if ids is not None else ""
+        spans.append(f"<span{tip} style='background:{colour};padding:1px 2px;margin:0 1px;border-radius:3px;"
+                     f"font-family:monospace;white-space:pre'>{label}{number}</span>")
+    heading = f"<div style='font-weight:bold;margin-bottom:2px'>{html.escape(title)}</div>" if title else ""
+    count = f"<div style='color:#555;font-size:85%'>{len(pieces)} tokens</div>"
+    return HTML(f"<div class='nbutils-tokens'>{heading}<div style='line-height:2.0'>{''.join(spans)}</div>{count}</div>")
