@@ -1,0 +1,180 @@
+"""Getting text ready for a language model: load it, split it, turn it into ids, cut it into batches.
+
+A language model learns to predict the next token. So a training example is a window of
+``context_length`` token ids ``x`` and the same window shifted by one, ``y``: at every position ``t``,
+``y[t]`` is the token that follows ``x[t]``.
+
+    >>> import torch
+    >>> data = torch.arange(10)
+    >>> x, y = get_batch(data, batch_size=2, context_length=4, generator=torch.Generator().manual_seed(0))
+    >>> bool((y[:, :-1] == x[:, 1:]).all())
+    True
+
+Any tokenizer works if it has ``encode(str) -> list[int]``, ``decode(ids) -> str`` and ``vocab_size``.
+"""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+from typing import Iterator, Protocol, Sequence
+
+import torch
+
+__all__ = [
+    "Tokenizer", "load_text", "train_val_split", "encode_corpus", "get_batch", "lm_windows",
+    "language_model_batches", "world_text",
+]
+
+
+class Tokenizer(Protocol):
+    """What ``encode_corpus`` needs from a tokenizer."""
+
+    vocab_size: int
+
+    def encode(self, text: str) -> list[int]: ...
+
+    def decode(self, ids: Sequence[int]) -> str: ...
+
+
+# ------------------------------------------------------------------------------------------ text
+def load_text(path: str | os.PathLike) -> str:
+    """Read a UTF-8 text file. Windows line endings become ``\\n``; a UTF-8 byte-order mark is dropped.
+
+    Raises FileNotFoundError if there is no such file, and ValueError if it is a folder, is not UTF-8
+    or holds no text.
+    """
+    if not isinstance(path, (str, os.PathLike)):
+        raise TypeError(f"path must be a str or a pathlib.Path, got {type(path).__name__}")
+    p = Path(path).expanduser()
+    if not p.exists():
+        raise FileNotFoundError(f"no file at {str(p)!r} (the current folder is {os.getcwd()!r})")
+    if p.is_dir():
+        raise ValueError(f"{str(p)!r} is a folder; give the path of a text file inside it")
+    raw = p.read_bytes()
+    try:
+        text = raw.decode("utf-8-sig")
+    except UnicodeDecodeError as err:
+        raise ValueError(f"{str(p)!r} is not UTF-8 text: byte {err.start} is {raw[err.start:err.start + 1]!r}. "
+                         "Save the file as UTF-8 (most editors offer it under 'Save as').") from None
+    text = text.replace("\r\n", "\n").replace("\r", "\n")
+    if not text.strip():
+        raise ValueError(f"{str(p)!r} is empty (or only whitespace): there is nothing to learn from")
+    return text
+
+
+def train_val_split(data: str | torch.Tensor, train_fraction: float = 0.9) -> tuple[str, str] | tuple[torch.Tensor, torch.Tensor]:
+    """Split text (or a 1-D tensor of ids) into a training part and a validation part.
+
+    The first ``train_fraction`` goes to training, the rest to validation. Text is cut at the last blank
+    line (or else line break) before that point if there is one in the last 10% of the training part,
+    so that no paragraph is cut in two; a tensor is cut exactly.
+    """
+    if not 0.0 < train_fraction < 1.0:
+        raise ValueError(f"train_fraction must be strictly between 0 and 1, got {train_fraction}")
+    if isinstance(data, torch.Tensor):
+        if data.dim() != 1:
+            raise ValueError(f"expected a 1-D tensor of token ids, got shape {tuple(data.shape)}")
+        cut = int(len(data) * train_fraction)
+        if cut == 0 or cut == len(data):
+            raise ValueError(f"{len(data)} ids are too few to split with train_fraction={train_fraction}")
+        return data[:cut], data[cut:]
+    if not isinstance(data, str):
+        raise TypeError(f"data must be a str or a 1-D tensor, got {type(data).__name__}")
+    cut = int(len(data) * train_fraction)
+    if cut == 0 or cut == len(data):
+        raise ValueError(f"a text of {len(data)} characters is too short to split with "
+                         f"train_fraction={train_fraction}")
+    for sep in ("\n\n", "\n"):
+        i = data.rfind(sep, int(cut * 0.9), cut)
+        if i > 0:
+            return data[:i], data[i + len(sep):]
+    return data[:cut], data[cut:]
+
+
+def encode_corpus(text: str, tokenizer: Tokenizer) -> torch.Tensor:
+    """Encode ``text`` with ``tokenizer`` into a 1-D ``torch.long`` tensor of token ids."""
+    if not isinstance(text, str):
+        raise TypeError(f"text must be a str, got {type(text).__name__}")
+    if not text:
+        raise ValueError("cannot encode an empty text")
+    if not callable(getattr(tokenizer, "encode", None)):
+        raise TypeError(f"the tokenizer must have an encode(str) method; got {type(tokenizer).__name__}")
+    ids = torch.tensor(tokenizer.encode(text), dtype=torch.long)
+    if ids.dim() != 1 or ids.numel() == 0:
+        raise ValueError("the tokenizer returned no ids for a non-empty text")
+    vocab_size = getattr(tokenizer, "vocab_size", None)
+    if vocab_size is not None and (int(ids.min()) < 0 or int(ids.max()) >= vocab_size):
+        raise ValueError(f"the tokenizer returned ids outside 0..{vocab_size - 1} "
+                         f"(min {int(ids.min())}, max {int(ids.max())})")
+    return ids
+
+
+def world_text(split: str = "train", seed: int = 0) -> str:
+    """The toy world's corpus text (``"train"``, ``"val"`` or ``"all"``); see :mod:`nbutils.world`."""
+    from nbutils.world import default_corpus
+
+    return default_corpus(seed).text_of(split)
+
+
+# --------------------------------------------------------------------------------------- batches
+def _check_ids(data: torch.Tensor, context_length: int) -> None:
+    if not isinstance(data, torch.Tensor):
+        raise TypeError(f"data must be a torch tensor of token ids (see encode_corpus), got {type(data).__name__}")
+    if data.dim() != 1:
+        raise ValueError(f"data must be 1-D (one long sequence of ids), got shape {tuple(data.shape)}")
+    if data.dtype.is_floating_point or data.dtype == torch.bool:
+        raise TypeError(f"data must hold integer token ids, got dtype {data.dtype}")
+    if not isinstance(context_length, int) or context_length < 1:
+        raise ValueError(f"context_length must be a positive int, got {context_length!r}")
+    if len(data) < context_length + 1:
+        raise ValueError(f"context_length={context_length} needs at least {context_length + 1} tokens "
+                         f"(inputs plus the shifted targets), but data has only {len(data)}")
+
+
+def get_batch(data: torch.Tensor, batch_size: int, context_length: int, *,
+              generator: torch.Generator | None = None,
+              device: torch.device | str | None = None) -> tuple[torch.Tensor, torch.Tensor]:
+    """``batch_size`` random windows of ``data``: inputs ``x`` and targets ``y``, both (batch_size, context_length).
+
+    ``y`` is ``x`` shifted by one position: ``y[b, t] == data[start_b + t + 1]``. Window starts are drawn
+    uniformly with ``generator`` (a CPU ``torch.Generator``; pass a seeded one to get the same batches
+    every run). The batch is moved to ``device`` at the end.
+    """
+    _check_ids(data, context_length)
+    if not isinstance(batch_size, int) or batch_size < 1:
+        raise ValueError(f"batch_size must be a positive int, got {batch_size!r}")
+    n_starts = len(data) - context_length
+    starts = torch.randint(n_starts, (batch_size,), generator=generator)
+    index = starts[:, None] + torch.arange(context_length + 1)
+    windows = data[index.to(data.device)]
+    x, y = windows[:, :-1], windows[:, 1:]
+    if device is not None:
+        x, y = x.to(device), y.to(device)
+    return x, y
+
+
+def lm_windows(data: torch.Tensor, context_length: int, stride: int | None = None) -> tuple[torch.Tensor, torch.Tensor]:
+    """Every window of ``data`` in order, ``stride`` apart (default: ``context_length``, no overlap).
+
+    Returns ``(x, y)`` of shape (n_windows, context_length) with ``y`` shifted by one. Useful to
+    measure the loss on a whole validation text; a tail shorter than a window is left out.
+    """
+    _check_ids(data, context_length)
+    stride = context_length if stride is None else stride
+    if not isinstance(stride, int) or stride < 1:
+        raise ValueError(f"stride must be a positive int, got {stride!r}")
+    starts = torch.arange(0, len(data) - context_length, stride)
+    windows = data[starts[:, None] + torch.arange(context_length + 1)]
+    return windows[:, :-1], windows[:, 1:]
+
+
+def language_model_batches(data: torch.Tensor, batch_size: int, context_length: int, n_batches: int, *,
+                           generator: torch.Generator | None = None,
+                           device: torch.device | str | None = None) -> Iterator[tuple[torch.Tensor, torch.Tensor]]:
+    """Yield ``n_batches`` random batches from :func:`get_batch` (a training loop's ``for x, y in ...``)."""
+    if not isinstance(n_batches, int) or n_batches < 0:
+        raise ValueError(f"n_batches must be a non-negative int, got {n_batches!r}")
+    _check_ids(data, context_length)
+    for _ in range(n_batches):
+        yield get_batch(data, batch_size, context_length, generator=generator, device=device)
