@@ -2,7 +2,8 @@
 
 The functions take plain numbers (lists, NumPy arrays or torch tensors) and know nothing about models, so a
 student can call them on anything. Each draws into a matplotlib ``Axes`` (a new figure when ``ax`` is None) and
-returns that ``Axes``; in a notebook, end the line with ``;`` to hide the returned object's text.
+returns that ``Axes``. In a notebook, finish a plotting cell with ``plt.show()`` so that only the picture
+is shown, not the text of the returned object.
 
 - ``probability_bars``   a probability distribution as bars, optionally beside a second one (model vs truth)
 - ``attention_map``      one attention matrix as a heatmap with the tokens on both axes

@@ -74,11 +74,12 @@ def run_check(
     *,
     compare: Callable[[Any, Any], bool] = close,
     diagnose: Callable[[Case, Any, Any], str | None] | None = None,
-) -> bool:
+) -> None:
     """Run ``student_fn`` and ``reference_fn`` on every case and explain the first difference.
 
     ``diagnose(case, got, expected)`` may return a hint (a sentence) that explains a typical mistake, for
-    instance "the rows do not sum to 1". Returns ``True`` (and prints a line) when every case passes.
+    instance "the rows do not sum to 1". Prints one line when every case passes (and returns nothing, so a
+    notebook cell that ends with a check shows only that line); raises ``CheckFailed`` otherwise.
     """
     if not callable(student_fn):
         raise TypeError(f"{name}: pass your function itself (without calling it), got {type(student_fn).__name__}")
@@ -103,4 +104,3 @@ def run_check(
                 message += f"\n  hint: {hint}"
             raise CheckFailed(message)
     print(f"✓ {name}: all {len(cases)} cases pass.")
-    return True

@@ -2,25 +2,12 @@
 
 from __future__ import annotations
 
-import re
 from collections import Counter
 
 from nbutils.checks.core import Case, run_check
+from nbutils.ngrams import next_word_counts
 
-__all__ = ["next_word_counts", "check_next_word_counts"]
-
-
-def next_word_counts(text: str, prefix: str) -> Counter:
-    """Count the words that follow ``prefix`` in ``text``.
-
-    A match is ``prefix`` followed by one space; the next word is the run of letters after that space, so
-    "The cat is on the roof." contributes ``"roof"`` (the full stop is not part of the word).
-    Matching is case-sensitive: "The cat" at the start of a sentence is not "the cat" in its middle.
-    """
-    if not prefix:
-        raise ValueError("prefix must not be empty")
-    pattern = re.compile(re.escape(prefix) + r" ([A-Za-z]+)")
-    return Counter(match.group(1) for match in pattern.finditer(text))
+__all__ = ["check_next_word_counts"]
 
 
 _TEXT = ("The cat is on the roof. The cat is on the mat. The dog is on the roof.\n"
@@ -40,7 +27,7 @@ def _diagnose(case: Case, got, expected) -> str | None:
     return None
 
 
-def check_next_word_counts(fn) -> bool:
+def check_next_word_counts(fn) -> None:
     """Check ``fn(text, prefix) -> Counter`` against the reference ``next_word_counts``."""
     cases = [
         Case((_TEXT, "The cat is on the"), label="'The cat is on the' in a five-sentence text"),
