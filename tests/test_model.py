@@ -1,0 +1,300 @@
+"""Tests for nbutils.model (compared with torch.nn reference modules) and nbutils.checks.model."""
+
+from __future__ import annotations
+
+import math
+
+import pytest
+import torch
+import torch.nn as nn
+import torch.nn.functional as F
+
+from nbutils.checks.core import CheckFailed
+from nbutils.checks.model import check_parameter_count
+from nbutils.model import GPT, GPTConfig
+
+SMALL = dict(vocab_size=37, context_length=16, n_layer=2, n_head=4, n_embd=32)
+
+
+def make_model(seed: int = 0, **overrides) -> GPT:
+    torch.manual_seed(seed)
+    model = GPT(GPTConfig(**{**SMALL, **overrides}))
+    return model.eval()
+
+
+def random_ids(B: int, T: int, V: int = SMALL["vocab_size"], seed: int = 1) -> torch.Tensor:
+    return torch.randint(0, V, (B, T), generator=torch.Generator().manual_seed(seed))
+
+
+# ---- shapes and the basic contract ------------------------------------------------------------------------
+def test_forward_shapes_and_loss_matches_cross_entropy():
+    model = make_model()
+    idx, targets = random_ids(3, 10), random_ids(3, 10, seed=2)
+    logits, loss = model(idx, targets)
+    assert logits.shape == (3, 10, SMALL["vocab_size"]) and logits.dtype == torch.float32
+    torch.testing.assert_close(loss, F.cross_entropy(logits.transpose(1, 2), targets))
+    logits_only, none = model(idx)
+    assert none is None
+    torch.testing.assert_close(logits_only, logits)
+
+
+def test_ignore_index_minus_100_is_left_out_of_the_loss():
+    model = make_model()
+    idx, targets = random_ids(2, 8), random_ids(2, 8, seed=2)
+    masked = targets.clone()
+    masked[:, :5] = -100
+    logits, loss = model(idx, masked)
+    expected = F.cross_entropy(logits[:, 5:].reshape(-1, logits.shape[-1]), targets[:, 5:].reshape(-1))
+    torch.testing.assert_close(loss, expected)
+
+
+def test_causality_changing_token_t_never_changes_earlier_logits():
+    model = make_model()
+    idx = random_ids(2, 12)
+    logits, _ = model(idx)
+    for t in (0, 5, 11):
+        changed = idx.clone()
+        changed[:, t] = (changed[:, t] + 1) % SMALL["vocab_size"]
+        new_logits, _ = model(changed)
+        torch.testing.assert_close(new_logits[:, :t], logits[:, :t])
+        assert not torch.allclose(new_logits[:, t], logits[:, t])
+
+
+def test_shorter_sequences_give_the_same_prefix_logits():
+    model = make_model()
+    idx = random_ids(1, 16)
+    full, _ = model(idx)
+    part, _ = model(idx[:, :7])
+    torch.testing.assert_close(part, full[:, :7], atol=1e-5, rtol=1e-5)
+
+
+def test_gradients_reach_every_parameter():
+    model = make_model(dropout=0.1).train()
+    _, loss = model(random_ids(4, 16), random_ids(4, 16, seed=2))
+    loss.backward()
+    for name, p in model.named_parameters():
+        assert p.grad is not None, name
+        assert p.grad.abs().sum() > 0, name
+
+
+# ---- parameters ---------------------------------------------------------------------------------------------
+@pytest.mark.parametrize("overrides", [{}, {"bias": False}, {"n_layer": 1, "n_head": 1, "n_embd": 8},
+                                       {"vocab_size": 65, "context_length": 64, "n_layer": 4, "n_head": 4,
+                                        "n_embd": 128}])
+def test_parameter_count_formula(overrides):
+    model = make_model(**overrides)
+    by_hand = sum(p.numel() for p in model.parameters())
+    assert model.num_parameters() == by_hand == GPT.parameter_count_formula(model.config)
+    embeddings = model.wte.weight.numel() + model.wpe.weight.numel()
+    assert model.num_parameters(non_embedding=True) == by_hand - embeddings
+
+
+def test_weight_tying_shares_storage():
+    model = make_model()
+    assert model.lm_head.weight is model.wte.weight
+    assert model.lm_head.weight.data_ptr() == model.wte.weight.data_ptr()
+    assert model.lm_head.bias is None
+    with torch.no_grad():
+        model.wte.weight[3, 0] += 1.0
+    assert model.lm_head.weight[3, 0] == model.wte.weight[3, 0]
+    assert "lm_head.weight" not in dict(model.named_parameters())  # listed once
+
+
+def test_untrained_loss_is_close_to_log_vocab_size():
+    torch.manual_seed(0)
+    config = GPTConfig(vocab_size=100, context_length=64, n_layer=4, n_head=4, n_embd=128)
+    model = GPT(config).eval()
+    idx = torch.randint(0, 100, (8, 64))
+    targets = torch.randint(0, 100, (8, 64))
+    _, loss = model(idx, targets)
+    assert abs(loss.item() - math.log(100)) < 0.1
+
+
+def test_gpt2_initialisation():
+    model = make_model(n_layer=8, n_embd=64, vocab_size=500, context_length=64)
+    assert model.wte.weight.std().item() == pytest.approx(0.02, rel=0.05)
+    assert model.blocks[0].attn.c_attn.weight.std().item() == pytest.approx(0.02, rel=0.05)
+    for block in model.blocks:
+        for proj in (block.attn.c_proj, block.mlp.c_proj):
+            assert proj.weight.std().item() == pytest.approx(0.02 / math.sqrt(16), rel=0.1)
+            assert (proj.bias == 0).all()
+        assert (block.ln_1.weight == 1).all() and (block.ln_1.bias == 0).all()
+
+
+# ---- attention weights -----------------------------------------------------------------------------------------
+def test_fused_path_equals_explicit_attention_path():
+    model = make_model()
+    idx, targets = random_ids(3, 16), random_ids(3, 16, seed=2)
+    fused_logits, fused_loss = model(idx, targets)
+    logits, loss, attentions = model(idx, targets, return_attention=True)
+    torch.testing.assert_close(logits, fused_logits, atol=1e-5, rtol=0)
+    torch.testing.assert_close(loss, fused_loss, atol=1e-5, rtol=0)
+    assert len(attentions) == SMALL["n_layer"]
+
+
+def test_attention_rows_sum_to_one_and_are_zero_above_the_diagonal():
+    model = make_model()
+    _, _, attentions = model(random_ids(2, 9), return_attention=True)
+    future = torch.ones(9, 9, dtype=torch.bool).triu(1)
+    for weights in attentions:
+        assert weights.shape == (2, SMALL["n_head"], 9, 9)
+        torch.testing.assert_close(weights.sum(-1), torch.ones(2, SMALL["n_head"], 9))
+        assert (weights[..., future] == 0).all()
+
+
+def test_block_matches_torch_transformer_encoder_layer():
+    """A pre-norm torch.nn.TransformerEncoderLayer with GELU and a 4x MLP is the same block."""
+    model = make_model()
+    block = model.blocks[0]
+    C = SMALL["n_embd"]
+    reference = nn.TransformerEncoderLayer(C, SMALL["n_head"], dim_feedforward=4 * C, dropout=0.0,
+                                           activation="gelu", batch_first=True, norm_first=True).eval()
+    with torch.no_grad():
+        reference.self_attn.in_proj_weight.copy_(block.attn.c_attn.weight)
+        reference.self_attn.in_proj_bias.copy_(block.attn.c_attn.bias)
+        reference.self_attn.out_proj.load_state_dict(block.attn.c_proj.state_dict())
+        reference.linear1.load_state_dict(block.mlp.c_fc.state_dict())
+        reference.linear2.load_state_dict(block.mlp.c_proj.state_dict())
+        reference.norm1.load_state_dict(block.ln_1.state_dict())
+        reference.norm2.load_state_dict(block.ln_2.state_dict())
+    x = torch.randn(2, 10, C, generator=torch.Generator().manual_seed(3))
+    blocked = nn.Transformer.generate_square_subsequent_mask(10)
+    expected = reference(x, src_mask=blocked, is_causal=True)
+    ours, _ = block(x)
+    torch.testing.assert_close(ours, expected, atol=1e-5, rtol=1e-4)
+
+
+def test_attention_weights_match_torch_multiheadattention():
+    model = make_model()
+    attn = model.blocks[1].attn
+    C = SMALL["n_embd"]
+    reference = nn.MultiheadAttention(C, SMALL["n_head"], batch_first=True)
+    with torch.no_grad():
+        reference.in_proj_weight.copy_(attn.c_attn.weight)
+        reference.in_proj_bias.copy_(attn.c_attn.bias)
+        reference.out_proj.load_state_dict(attn.c_proj.state_dict())
+    x = torch.randn(2, 7, C, generator=torch.Generator().manual_seed(4))
+    blocked = torch.ones(7, 7, dtype=torch.bool).triu(1)
+    expected, expected_weights = reference(x, x, x, attn_mask=blocked, average_attn_weights=False)
+    ours, weights = attn(x, return_attention=True)
+    torch.testing.assert_close(ours, expected)
+    torch.testing.assert_close(weights, expected_weights)
+
+
+# ---- residual stream -----------------------------------------------------------------------------------------
+def test_residual_stream():
+    model = make_model()
+    idx = random_ids(2, 6)
+    states = model.residual_stream(idx)
+    assert len(states) == SMALL["n_layer"] + 1
+    assert all(s.shape == (2, 6, SMALL["n_embd"]) and not s.requires_grad for s in states)
+    torch.testing.assert_close(states[0], model.wte(idx) + model.wpe(torch.arange(6)))
+    logits, _ = model(idx)
+    torch.testing.assert_close(model.lm_head(model.ln_f(states[-1])), logits)
+
+
+def test_dropout_only_in_training_mode():
+    model = make_model(dropout=0.5)
+    idx = random_ids(2, 8)
+    torch.testing.assert_close(model(idx)[0], model(idx)[0])
+    model.train()
+    assert not torch.allclose(model(idx)[0], model(idx)[0])
+
+
+# ---- errors -----------------------------------------------------------------------------------------------------
+def test_error_messages():
+    model = make_model()
+    idx = random_ids(2, 8)
+    with pytest.raises(TypeError, match="integer token ids"):
+        model(idx.float())
+    with pytest.raises(ValueError, match=r"shape \(B, T\)"):
+        model(idx[0])
+    with pytest.raises(ValueError, match="sequence length 17 exceeds the model's context_length 16"):
+        model(random_ids(1, 17))
+    with pytest.raises(ValueError, match=r"token id 37 is outside \[0, 37\)"):
+        model(torch.tensor([[1, 37]]))
+    with pytest.raises(ValueError, match=r"token id -1"):
+        model(torch.tensor([[-1, 2]]))
+    with pytest.raises(ValueError, match="same shape as idx"):
+        model(idx, idx[:, :7])
+    with pytest.raises(ValueError, match=r"target id 99"):
+        model(idx, torch.full_like(idx, 99))
+    with pytest.raises(TypeError, match="integer"):
+        model(idx, idx.float())
+    with pytest.raises(TypeError, match="GPTConfig"):
+        GPT({"vocab_size": 10})
+
+
+@pytest.mark.parametrize("overrides, fragment", [
+    ({"n_embd": 30}, "divisible by n_head"),
+    ({"vocab_size": 0}, "vocab_size must be a positive int"),
+    ({"dropout": 1.0}, "dropout"),
+    ({"context_length": 2.5}, "context_length"),
+])
+def test_config_errors(overrides, fragment):
+    with pytest.raises(ValueError, match=fragment):
+        GPTConfig(**{**SMALL, **overrides})
+
+
+# ---- other devices ----------------------------------------------------------------------------------------------
+def _accelerators() -> list[str]:
+    found = []
+    if torch.cuda.is_available():
+        found.append("cuda")
+    if getattr(torch.backends, "mps", None) is not None and torch.backends.mps.is_available():
+        found.append("mps")
+    return found
+
+
+@pytest.mark.skipif(not _accelerators(), reason="no CUDA or MPS device")
+@pytest.mark.parametrize("device", _accelerators())
+def test_same_logits_on_an_accelerator(device):
+    model = make_model()
+    idx, targets = random_ids(2, 16), random_ids(2, 16, seed=2)
+    logits, loss = model(idx, targets)
+    moved = model.to(device)
+    on_device, device_loss, attentions = moved(idx.to(device), targets.to(device), return_attention=True)
+    fused, _ = moved(idx.to(device))
+    assert on_device.device.type == device and attentions[0].device.type == device
+    torch.testing.assert_close(on_device.cpu(), logits, atol=1e-3, rtol=1e-3)
+    torch.testing.assert_close(fused.cpu(), logits, atol=1e-3, rtol=1e-3)
+    torch.testing.assert_close(device_loss.cpu(), loss, atol=1e-3, rtol=1e-3)
+    device_loss.backward()
+
+
+# ---- exercise check -----------------------------------------------------------------------------------------------
+def _expect_hint(fn, *fragments: str) -> None:
+    with pytest.raises(CheckFailed) as info:
+        check_parameter_count(fn)
+    for fragment in fragments:
+        assert fragment in str(info.value), str(info.value)
+
+
+def _count(config: GPTConfig, *, biases=True, layer_norms=True, positions=True, head_twice=False,
+           ignore_bias_flag=False, mlp_width=4) -> int:
+    """A parameter count written the long way, with switches for the typical mistakes."""
+    C, V, L, n = config.n_embd, config.vocab_size, config.context_length, config.n_layer
+    b = 1 if (config.bias or ignore_bias_flag) and biases else 0
+    ln = (C + b * C) if layer_norms else 0
+    attention = (3 * C * C + b * 3 * C) + (C * C + b * C)
+    mlp = (mlp_width * C * C + b * mlp_width * C) + (mlp_width * C * C + b * C)
+    total = V * C + (L * C if positions else 0) + n * (2 * ln + attention + mlp) + ln
+    return total + (V * C if head_twice else 0)
+
+
+def test_check_parameter_count_accepts_references(capsys):
+    check_parameter_count(GPT.parameter_count_formula)
+    check_parameter_count(lambda config: GPT(config).num_parameters())
+    check_parameter_count(_count)
+    assert "✓ parameter count" in capsys.readouterr().out
+
+
+def test_check_parameter_count_hints():
+    _expect_hint(lambda c: _count(c, biases=False), "forgot the biases")
+    _expect_hint(lambda c: _count(c, layer_norms=False), "forgot the LayerNorms")
+    _expect_hint(lambda c: _count(c, head_twice=True), "tied")
+    _expect_hint(lambda c: _count(c, positions=False), "position embeddings")
+    _expect_hint(lambda c: _count(c, ignore_bias_flag=True), "config.bias is False")
+    _expect_hint(lambda c: _count(c, mlp_width=2), "4 * n_embd")
+    _expect_hint(lambda c: _count(c, positions=False, head_twice=True), "two things", "position", "tied")
+    _expect_hint(lambda c: float(_count(c)) + 0.5, "whole number")
