@@ -5,7 +5,18 @@ Each notebook's checks live in their own module and are collected here, so a not
 ``CheckFailed`` with the input that failed, the expected and the actual answer, and a hint.
 """
 
+from nbutils.checks.attention import check_attention, check_causal_attention
 from nbutils.checks.core import Case, CheckFailed, run_check
 from nbutils.checks.counting import check_next_word_counts
+from nbutils.checks.model import check_parameter_count
+from nbutils.checks.probability import check_cross_entropy, check_softmax
+from nbutils.checks.tokenization import check_count_pairs, check_merge
 
-__all__ = ["Case", "CheckFailed", "run_check", "check_next_word_counts"]
+__all__ = [
+    "Case", "CheckFailed", "run_check",
+    "check_next_word_counts",                      # 00
+    "check_count_pairs", "check_merge",            # 01
+    "check_softmax", "check_cross_entropy",        # 02
+    "check_attention", "check_causal_attention",   # 03
+    "check_parameter_count",                       # 04
+]
