@@ -99,8 +99,13 @@ def token_explorer(tokenizers: Mapping[str, Any], text: str, *, start: str | Non
     names = list(tokenizers)
 
     def draw(text: str, tokenizer: str):
+        from IPython.display import HTML
+
         tok = tokenizers[tokenizer]
-        ids = tok.encode(text)
+        try:
+            ids = tok.encode(text)
+        except ValueError as error:  # e.g. a character the character-level tokenizer never saw
+            return HTML(f"<b>{tokenizer}</b>: <i>cannot encode this text: {error}</i>")
         return plots.token_colours([tok.token_str(i) for i in ids], ids, title=tokenizer)
 
     if not front_end_attached():  # static: every tokenizer on the same text, one below the other
