@@ -118,11 +118,11 @@ def token_explorer(tokenizers: Mapping[str, Any], text: str, *, start: str | Non
     interactive_view(draw, {"text": box, "tokenizer": chooser})
 
 
-def attention_explorer(attentions, tokens: Sequence[str], *, layer: int = 0, head: int = 0) -> None:
+def attention_explorer(attentions, tokens: Sequence[str], *, layer: int = 0, head: int = 0, ncols: int = 2) -> None:
     """Pick a layer and a head with sliders and see that head's attention map.
 
     ``attentions`` is a list (one per layer) of (n_head, T, T) tensors, or a (n_layer, n_head, T, T) array.
-    Without a front end, the static picture is the grid of every head of ``layer``.
+    Without a front end, the static picture is the grid of every head of ``layer``, ``ncols`` maps a row.
     """
     import ipywidgets as widgets
 
@@ -130,7 +130,7 @@ def attention_explorer(attentions, tokens: Sequence[str], *, layer: int = 0, hea
     if not layers or layers[0].ndim != 3:
         raise ValueError("attention_explorer expects one (n_head, T, T) array per layer")
     if not front_end_attached():
-        _show(plots.attention_heads(layers[layer], tokens, title=f"layer {layer}: every head"))
+        _show(plots.attention_heads(layers[layer], tokens, ncols=ncols, title=f"layer {layer}: every head"))
         return
 
     def draw(layer: int, head: int):
