@@ -5,9 +5,12 @@ Each module holds one idea of the course, named as the notebooks name it:
 - ``world``        the toy world: a seeded story generator that knows its own ground truth
 - ``data``         loading a corpus, train/validation splits, language-model windows and batches
 - ``tokenizers``   characters, bytes, byte-level BPE, GPT-2's tokenizer (offline), WordPiece
+- ``ngrams``       counting which word follows a prefix (notebook 00)
+- ``bigram``       the bigram language model, from counts and as a trainable table (notebook 02)
 - ``probability``  softmax, cross-entropy, perplexity, entropy
 - ``attention``    scaled dot-product attention, causal masks, heads
 - ``model``        the GPT used by every notebook from 04 on
+- ``checkpoint``   saving and loading models safely (safetensors + JSON, written atomically)
 - ``train``        the training loop, schedules, evaluation and checkpoints
 - ``generate``     greedy decoding, temperature, top-k, top-p, log-likelihood of a text
 - ``plots``        every figure of the course (matplotlib)

@@ -400,3 +400,23 @@ def test_dist_normalises_and_validates():
     draws = Counter(sampler.pick(d) for _ in range(4000))
     assert abs(draws["b"] / 4000 - 0.75) < 0.03
     assert sampler.nll == pytest.approx(-(draws["a"] * math.log(0.25) + draws["b"] * math.log(0.75)))
+
+
+def test_state_right_after_a_question_is_marked_and_refused():
+    """A question and its answer are one step: the state between them is not a step boundary."""
+    from nbutils.world import default_corpus, true_next_word_distribution
+
+    for story in default_corpus().val_stories:
+        pairs = list(zip(story.sentences, story.sentences[1:]))
+        hits = [i for i, (q, a) in enumerate(pairs) if q == "Where is the cat?" and a.startswith("The cat is ")
+                and i > 0 and any(f.startswith("The cat is ") for f in story.states[i - 1].facts())]  # the story said where it is
+        if hits:
+            i = hits[0]
+            assert story.states[i].mid_step and not story.states[i - 1].mid_step
+            with pytest.raises(ValueError, match="middle of a step"):
+                true_next_word_distribution("The cat is", state=story.states[i])
+            answer = story.sentences[i + 1].rstrip(".").split()[-1]
+            prefix = "Where is the cat? " + " ".join(story.sentences[i + 1].rstrip(".").split()[:-1])
+            assert true_next_word_distribution(prefix, state=story.states[i - 1]) == {answer: 1.0}
+            return
+    pytest.fail("no validation story asks where the cat is")

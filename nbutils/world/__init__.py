@@ -33,7 +33,8 @@ What you can ask it:
   ``"on the roof"``. Anything the story has not said yet is ``None``.
 - ``true_next_word_distribution("The cat is on the")`` - the exact next-word probabilities for the
   start of a sentence, from the generator's weights; with ``state=story.states[i]`` the exact
-  distribution given the story so far, for any prefix. ``true_next_word_entropy`` gives its entropy.
+  distribution given the story so far, for any prefix that continues it from a step boundary (not from
+  the state right after a question: see ``WorldState.mid_step``). ``true_next_word_entropy`` gives its entropy.
 - ``corpus.entropy_floor("val")`` - the entropy floor, below.
 
 **The entropy floor.** Every random choice the generator makes (which kind of sentence, which child,
@@ -62,10 +63,16 @@ from nbutils.world.truth import (
     END_OF_STORY, SUPPORTED_FORMS, Entropy, StoryScore, next_word_distribution, score_story,
     true_next_word_distribution, true_next_word_entropy,
 )
+from nbutils.world.sentiment import (
+    HARD_SENTIMENT_KINDS, SENTIMENT_KINDS, SENTIMENT_LABELS, Review, SentimentData, sentiment_dataset,
+)
+from nbutils.world.french import TRANSLATION_KINDS, Pair, TranslationData, translation_dataset
 
 __all__ = [
     "generate_corpus", "default_corpus", "generate_story", "Corpus", "Story", "EntropyFloor", "WorldState",
     "Entity", "SLOTS", "true_next_word_distribution", "true_next_word_entropy", "next_word_distribution",
     "score_story", "Entropy", "StoryScore", "END_OF_STORY", "SUPPORTED_FORMS", "STORY_SEPARATOR",
     "WORLD_VERSION", "words",
+    "sentiment_dataset", "SentimentData", "Review", "SENTIMENT_KINDS", "HARD_SENTIMENT_KINDS", "SENTIMENT_LABELS",
+    "translation_dataset", "TranslationData", "Pair", "TRANSLATION_KINDS",
 ]

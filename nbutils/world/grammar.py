@@ -187,7 +187,9 @@ def _question(d: Draft, ch: Chooser) -> None:
     ch.say("Where are " if slot == "group" else "Where is ")
     e = _mention(d, ch, slot)
     ch.say("?")
+    d.mid_step = True  # the answer below belongs to the same step
     ch.close(d)
+    d.mid_step = False
     loc = d.where.get(slot)
     if isinstance(loc, str):
         ch.say(f"{d.cast[loc].name} has it.")
@@ -205,7 +207,9 @@ def _dialogue_where(d: Draft, ch: Chooser) -> None:
     ch.say(' asks, "Where are ' if slot == "group" else ' asks, "Where is ')
     e = _mention(d, ch, slot)
     ch.say('?"')
+    d.mid_step = True  # the answer below belongs to the same step
     ch.close(d)
+    d.mid_step = False
     answerer = _mention(d, ch, _OTHER[asker.slot])
     ch.say(' says, "')
     loc = d.where.get(slot)

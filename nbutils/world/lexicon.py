@@ -480,3 +480,16 @@ for _kind in list(PETS.items) + list(GROUPS.items):
     assert _kind.habitat in HABITATS and _kind.gait in GAITS, _kind
 for _gait in GAITS.values():
     assert set(_gait) == {"on", "in", "under", "at"}
+
+# ------------------------------------------------------- words only the English -> French pairs use
+#: Adjectives the stories never use, added for the English -> French pairs (``nbutils.world.french``):
+#: grey, and more of the French adjectives that go before the noun ("un bel oiseau", "une bonne soupe",
+#: "le jeune chat", "une jolie tasse"). Appending them leaves the story corpus unchanged.
+MORE_ADJECTIVES: tuple[Adjective, ...] = (
+    A("grey", "gris", "grise", False, "gris", "grises"),
+    A("young", "jeune", "jeune", True),
+    A("beautiful", "beau", "belle", True, "beaux", "belles"),
+    A("good", "bon", "bonne", True),
+    A("pretty", "joli", "jolie", True),
+)
+__all__ += ["MORE_ADJECTIVES"]

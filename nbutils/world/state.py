@@ -142,6 +142,9 @@ class WorldState:
         subject: the slot of the previous sentence's subject (the generator says "she"/"it"/"they"
             when the next sentence has the same subject); ``"pair"`` means both children.
         step: how many steps (sentences, or a question with its answer) the story has told.
+        mid_step: True for the state right after a question whose answer belongs to the same step
+            ("Where is the cat?" before "The cat is on the roof."). The true next-word distribution is
+            defined from step boundaries only: condition on the state before the question instead.
     """
 
     cast: Mapping[str, Entity]
@@ -151,6 +154,7 @@ class WorldState:
     time: str | None
     subject: str | None
     step: int
+    mid_step: bool = False
 
     @staticmethod
     def empty() -> "WorldState":
@@ -227,7 +231,7 @@ class WorldState:
 class Draft:
     """A mutable copy of a :class:`WorldState`, used while a sentence is being written."""
 
-    __slots__ = ("cast", "where", "opinions", "weather", "time", "subject", "step")
+    __slots__ = ("cast", "where", "opinions", "weather", "time", "subject", "step", "mid_step")
 
     def __init__(self, state: WorldState):
         self.cast = dict(state.cast)
@@ -235,7 +239,9 @@ class Draft:
         self.opinions = dict(state.opinions)
         self.weather, self.time = state.weather, state.time
         self.subject, self.step = state.subject, state.step
+        self.mid_step = state.mid_step
 
     def freeze(self) -> WorldState:
         return WorldState(MappingProxyType(dict(self.cast)), MappingProxyType(dict(self.where)),
-                          MappingProxyType(dict(self.opinions)), self.weather, self.time, self.subject, self.step)
+                          MappingProxyType(dict(self.opinions)), self.weather, self.time, self.subject, self.step,
+                          self.mid_step)

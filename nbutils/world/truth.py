@@ -302,6 +302,11 @@ def next_word_distribution(state: WorldState, prefix: str = "") -> dict[str, flo
     """
     if not isinstance(state, WorldState):
         raise TypeError(f"state must be a WorldState (e.g. story.states[i]), got {type(state).__name__}")
+    if state.mid_step:
+        raise ValueError("this state was taken right after a question, in the middle of a step (the question and "
+                         "its answer are one step). Condition on the state before the question and put the "
+                         "question into the prefix: true_next_word_distribution('Where is the cat? The cat is', "
+                         "state=story.states[i - 1])")
     prefix = _clean(prefix)
     out: dict[str, float] = defaultdict(float)
     _collect(state, prefix, 1.0, out)
@@ -358,7 +363,8 @@ def true_next_word_distribution(prefix: str, state: WorldState | None = None) ->
     Without ``state``: ``prefix`` begins a sentence, and the answer is averaged over every place in the
     corpus where a sentence starts that way (see the module docstring for the supported forms; others
     raise ValueError). With ``state`` (e.g. ``story.states[i]``): the answer is conditioned on that story
-    so far, and any prefix works. Words are as :func:`~nbutils.world.corpus.words` splits them, so the
+    so far (a step boundary: not the state right after a question, see ``WorldState.mid_step``), and any
+    continuing prefix works. Words are as :func:`~nbutils.world.corpus.words` splits them, so the
     word after "Where is the cat" is "?". The result is sorted, most likely first, and sums to 1.
 
     >>> dist = true_next_word_distribution("The cat is on the")
