@@ -113,8 +113,8 @@ class TranslationData:
 
 # --------------------------------------------------------------------------------------- the words
 _ADJECTIVES: dict[str, Adjective] = {}
-for _a in list(COLORS.items) + [a for a in THING_ADJECTIVES.items if a is not None] + list(EMOTIONS.items) \
-        + list(MORE_ADJECTIVES):
+for _a in (list(COLORS.items) + [a for a in THING_ADJECTIVES.items if a is not None] + list(EMOTIONS.items)
+           + list(MORE_ADJECTIVES)):
     _ADJECTIVES.setdefault(_a.en, _a)
 
 _COLOR_WORDS = tuple(a.en for a in COLORS.items)
@@ -133,7 +133,7 @@ _ATTRIBUTIVE_ONLY = {"good", "little"}
 #: Adjectives that would contradict each other on one noun ("the black cat is white").
 _CLASHES = (set(_COLOR_WORDS) | {"grey"}, {"small", "little", "big"}, {"old", "new", "young"})
 
-#: noun -> (category, habitat key)
+#: English noun -> (Noun, category "animal"/"toy"/"thing", habitat key)
 _NOUNS: dict[str, tuple[Noun, str, str]] = {}
 for _kind in list(PETS.items) + list(GROUPS.items):
     _NOUNS[_kind.noun.en] = (_kind.noun, "animal", _kind.habitat)
@@ -400,7 +400,8 @@ def _clashes(a: Adjective | None, b: Adjective) -> bool:
 def _predicate_adjective(rng: random.Random, s: _Subject) -> Adjective:
     """An adjective for "<s> is ..." that does not contradict the subject's own ("the black cat is white")."""
     own = s.adjective if isinstance(s, _Thing) else None
-    choices = [a for a in ADJECTIVES_FOR[_category(s)] if a not in _ATTRIBUTIVE_ONLY and not _clashes(own, _ADJECTIVES[a])]
+    choices = [a for a in ADJECTIVES_FOR[_category(s)]
+               if a not in _ATTRIBUTIVE_ONLY and not _clashes(own, _ADJECTIVES[a])]
     return _ADJECTIVES[rng.choice(choices)]
 
 
@@ -412,7 +413,8 @@ def _draw_location(rng: random.Random) -> _Sentence:
 def _draw_movement(rng: random.Random) -> _Sentence:
     s = _subject(rng, {"person": 35, "animal": 65})
     place = _pick(rng, _habitat(s))
-    return _movement(s, rng.choice(_MOVES[place.prep]), place)
+    moves = [m for m in _MOVES[place.prep] if not (isinstance(s, _People) and m[0].startswith("jumps"))]
+    return _movement(s, rng.choice(moves), place)
 
 
 def _draw_put(rng: random.Random) -> _Sentence:
@@ -450,8 +452,9 @@ def _draw_possession(rng: random.Random) -> _Sentence:
 
 def _draw_description(rng: random.Random) -> _Sentence:
     s = _subject(rng, {"person": 25, "animal": 40, "toy": 18, "thing": 17})
-    r = rng.random()
-    return _description(s, _predicate_adjective(rng, s), negated=r < 0.15, very=0.15 <= r < 0.3)
+    adjective, r = _predicate_adjective(rng, s), rng.random()
+    very = 0.15 <= r < 0.3 and adjective.en not in _CLASHES[0]   # "very happy", not "very brown"
+    return _description(s, adjective, negated=r < 0.15, very=very)
 
 
 _DRAWERS: dict[str, Callable[[random.Random], _Sentence]] = {

@@ -210,6 +210,7 @@ def _negated(rng: random.Random, label: int) -> str:
     adj, noun = _adjective(rng, p), _noun(rng)
     body = rng.choice([
         f"I do not {_verb(rng, p)} this {_product(rng)}.",
+        f"I do not {_verb(rng, p)} it.",
         f"I do not {_verb(rng, p)} it at all.",
         f"It is not {adj}.",
         f"It is not {adj} at all.",
