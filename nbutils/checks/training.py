@@ -148,14 +148,12 @@ def check_training_step(fn: Callable) -> None:
         if not _all_close(after, expected_after):
             grads = _grads(model)
             if _all_close(after, before):
-                if all(g is None for g in grads):
-                    hint = "the weights did not change and there are no gradients: did you call loss.backward()?"
-                elif not optimizer.state:
-                    hint = "the weights did not change: did you call optimizer.step() after loss.backward()?"
+                if all(g is None or not g.any() for g in grads):
+                    hint = ("the weights did not change and there are no gradients: did you call loss.backward()? "
+                            "And optimizer.zero_grad() must come first, not between loss.backward() and "
+                            "optimizer.step() (there it erases the gradients before the step can use them)")
                 else:
-                    hint = ("the weights did not change although the optimizer stepped: were the gradients "
-                            "cleared (zero_grad) between loss.backward() and optimizer.step()? Clear them first, "
-                            "before the forward pass")
+                    hint = "the weights did not change: did you call optimizer.step() after loss.backward()?"
             elif call == 2 and previous_ref_grads is not None and all(
                     g is not None and r is not None and torch.allclose(g, r + q, atol=1e-6, rtol=1e-4)
                     for g, r, q in zip(grads, _grads(ref_model), previous_ref_grads)):
