@@ -20,7 +20,8 @@ from IPython.display import display
 
 from nbutils import plots
 
-__all__ = ["front_end_attached", "interactive_view", "temperature_explorer", "token_explorer", "attention_explorer"]
+__all__ = ["front_end_attached", "interactive_view", "temperature_explorer", "token_explorer", "attention_explorer",
+           "generation_explorer"]
 
 
 def front_end_attached() -> bool:
@@ -82,6 +83,9 @@ def temperature_explorer(logits, labels: Sequence[str], *, temperature: float = 
         probs = torch.softmax(logits / temperature, dim=-1)
         return plots.probability_bars(probs, labels, top=top, title=f"{title}, T = {temperature:.2f}")
 
+    if not front_end_attached():  # no slider objects at all: they would leave widget state in the notebook file
+        _show(draw(temperature))
+        return
     slider = widgets.FloatSlider(value=temperature, min=0.1, max=3.0, step=0.1, description="temperature",
                                  continuous_update=False)
     interactive_view(draw, {"temperature": slider})
@@ -139,3 +143,137 @@ def attention_explorer(attentions, tokens: Sequence[str], *, layer: int = 0, hea
     layer_slider = widgets.IntSlider(value=layer, min=0, max=len(layers) - 1, description="layer")
     head_slider = widgets.IntSlider(value=head, min=0, max=layers[0].shape[0] - 1, description="head")
     interactive_view(draw, {"layer": layer_slider, "head": head_slider})
+
+
+def generation_explorer(model, tokenizer, *, prompt: str = "The cat is on the", temperature: float = 1.0,
+                        top_k: int | None = None, top_p: float = 1.0, length: int = 40, seed: int = 0,
+                        top: int = 12) -> None:
+    """Write text with a language model: a prompt box and sliders for temperature, top-k, top-p and length.
+
+    Each setting shows two things: a bar chart of the next-token distribution after the prompt, once the
+    filters are applied (beside the model's plain distribution), and a text generated with those settings.
+    The text is sampled with a ``torch.Generator`` seeded with ``seed`` (a slider too), so the same settings
+    always give the same text. ``temperature=0`` is greedy decoding; ``top_k=None`` (or 0) and ``top_p=1``
+    switch the filters off. A prompt longer than the model's context is cropped to its last tokens, and a
+    line above the text says so. Without a front end (nbval, nbconvert), the chart and the text for the
+    starting values are shown once, and no controls are made.
+    """
+    import html as html_module
+
+    import torch
+    from IPython.display import HTML
+
+    from nbutils.generate import apply_temperature, generate, top_k_filter, top_p_filter
+
+    top_k = 0 if top_k is None else top_k
+    if not isinstance(prompt, str):
+        raise TypeError(f"prompt must be a str, got {type(prompt).__name__}")
+    if isinstance(temperature, bool) or not isinstance(temperature, (int, float)) or not temperature >= 0:
+        raise ValueError(f"temperature must be a number >= 0 (0 means greedy), got {temperature!r}")
+    if isinstance(top_k, bool) or not isinstance(top_k, int) or top_k < 0:
+        raise ValueError(f"top_k must be an int >= 0 (0 or None: no top-k filtering), got {top_k!r}")
+    if isinstance(top_p, bool) or not isinstance(top_p, (int, float)) or not 0.0 < top_p <= 1.0:
+        raise ValueError(f"top_p must be a number in (0, 1] (1 keeps every token), got {top_p!r}")
+    for name, value in (("length", length), ("seed", seed), ("top", top)):
+        if isinstance(value, bool) or not isinstance(value, int) or value < (0 if name == "seed" else 1):
+            raise ValueError(f"{name} must be an int >= {0 if name == 'seed' else 1}, got {value!r}")
+    if not prompt or not tokenizer.encode(prompt):
+        raise ValueError("the prompt is empty: give at least one character to start from")
+    parameter = next(model.parameters(), None)
+    device = parameter.device if parameter is not None else torch.device("cpu")
+    context = getattr(getattr(model, "config", None), "context_length", None)
+    vocab_size = tokenizer.vocab_size
+    labels = _unique_labels([tokenizer.token_str(i) for i in range(vocab_size)])
+
+    @torch.no_grad()
+    def next_token_logits(ids: list[int]) -> torch.Tensor:
+        was_training = model.training
+        model.eval()
+        try:
+            out = model(torch.tensor([ids], device=device))
+        finally:
+            model.train(was_training)
+        return (out[0] if isinstance(out, (tuple, list)) else out)[0, -1].float().cpu()
+
+    def filtered_probs(logits: torch.Tensor, temperature: float, top_k: int, top_p: float) -> torch.Tensor:
+        """The distribution ``sample_next`` draws from: temperature, then top-k, then top-p."""
+        if temperature == 0:  # greedy: all the probability on the most likely token
+            return torch.nn.functional.one_hot(logits.argmax(), len(logits)).float()
+        logits = apply_temperature(logits, temperature)
+        if top_k:
+            logits = top_k_filter(logits, top_k)
+        if top_p < 1:
+            logits = top_p_filter(logits, top_p)
+        return torch.softmax(logits, dim=-1)
+
+    def draw(prompt: str, temperature: float, top_k: int, top_p: float, length: int, seed: int):
+        try:
+            ids = tokenizer.encode(prompt) if prompt else []
+        except ValueError as error:  # e.g. a character that a character-level tokenizer never saw
+            return HTML(f"<i>Cannot encode this prompt: {html_module.escape(str(error))}</i>")
+        if not ids:
+            return HTML("<i>Type a prompt: the model needs at least one token to start from.</i>")
+        note = ""
+        if context is not None and len(ids) > context:
+            note = (f"The prompt has {len(ids)} tokens but the model reads at most {context}: "
+                    f"only its last {context} tokens are used.")
+            ids = ids[-context:]
+        logits = next_token_logits(ids)
+        probs = filtered_probs(logits, temperature, top_k, top_p)
+        plain = torch.softmax(logits, dim=-1)
+        kept = int((probs > 0).sum())
+        settings = (f"T = {temperature:.2f}, top-k {top_k if top_k else 'off'}, "
+                    f"top-p {f'{top_p:.2f}' if top_p < 1 else 'off'}")
+        after = {label: p for label, p in zip(labels, probs.tolist()) if p > 0}  # the tokens that can be drawn
+        ax = plots.probability_bars(after, top=top,
+                                    compare=dict(zip(labels, plain.tolist())),
+                                    names=("after the filters", "model (T = 1, no filter)"),
+                                    title=f"Next token: {settings} ({kept} of {vocab_size} tokens kept)")
+        _show(ax)
+        generator = torch.Generator().manual_seed(seed)
+        new_ids = generate(model, ids, length, temperature=temperature, top_k=top_k or None,
+                           top_p=top_p if top_p < 1 else None, generator=generator)[len(ids):].tolist()
+        shown_prompt = html_module.escape(tokenizer.decode(ids))
+        continuation = html_module.escape(tokenizer.decode(new_ids))
+        warning = f"<div style='color:#a33'>{html_module.escape(note)}</div>" if note else ""
+        return HTML(f"<div class='nbutils-generation'>{warning}"
+                    f"<div style='color:#555;font-size:85%'>{length} new tokens, {settings}, seed {seed}</div>"
+                    f"<div style='font-family:monospace;white-space:pre-wrap'><b>{shown_prompt}</b>"
+                    f"{continuation}</div></div>")
+
+    if not front_end_attached():  # static: the chart and the text for the starting values, no controls
+        _show(draw(prompt, float(temperature), top_k, float(top_p), length, seed))
+        return
+
+    import ipywidgets as widgets
+
+    box = widgets.Text(value=prompt, description="prompt", continuous_update=False,
+                       layout=widgets.Layout(width="90%"))
+    controls = {
+        "prompt": box,
+        "temperature": widgets.FloatSlider(value=temperature, min=0.0, max=max(2.0, float(temperature)), step=0.05,
+                                           description="temperature", continuous_update=False),
+        "top_k": widgets.IntSlider(value=top_k, min=0, max=max(min(vocab_size, 100), top_k),
+                                   description="top-k (0: off)", continuous_update=False),
+        "top_p": widgets.FloatSlider(value=top_p, min=min(0.01, float(top_p)), max=1.0, step=0.01,
+                                     description="top-p (1: off)", continuous_update=False),
+        "length": widgets.IntSlider(value=length, min=1, max=max(100, length), description="length",
+                                    continuous_update=False),
+        "seed": widgets.IntSlider(value=seed, min=0, max=max(99, seed), description="seed",
+                                  continuous_update=False),
+    }
+    for control in controls.values():
+        control.style.description_width = "initial"
+    interactive_view(draw, controls, title="Generate text: change the settings, see the distribution and a sample")
+
+
+def _unique_labels(labels: Sequence[str]) -> list[str]:
+    """Labels for a bar chart keyed by label: a label seen before gets its position appended (``'�' #201``)."""
+    seen: set[str] = set()
+    unique = []
+    for i, label in enumerate(labels):
+        if label in seen:
+            label = f"{label} #{i}"
+        seen.add(label)
+        unique.append(label)
+    return unique
