@@ -77,6 +77,9 @@ def write_atomic(path: str | os.PathLike, data: bytes) -> None:
             file.write(data)
             file.flush()
             os.fsync(file.fileno())
+        umask = os.umask(0)  # mkstemp makes the file owner-only; give it the usual permissions instead
+        os.umask(umask)
+        os.chmod(temporary, 0o666 & ~umask)
         os.replace(temporary, path)
     except BaseException:
         with suppress(FileNotFoundError):
