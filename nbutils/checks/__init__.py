@@ -8,9 +8,11 @@ Each notebook's checks live in their own module and are collected here, so a not
 from nbutils.checks.attention import check_attention, check_causal_attention
 from nbutils.checks.core import Case, CheckFailed, run_check
 from nbutils.checks.counting import check_next_word_counts
+from nbutils.checks.generation import check_top_k, check_top_p
 from nbutils.checks.model import check_parameter_count
 from nbutils.checks.probability import check_cross_entropy, check_softmax
 from nbutils.checks.tokenization import check_count_pairs, check_merge
+from nbutils.checks.training import check_shift_by_one, check_training_step
 
 __all__ = [
     "Case", "CheckFailed", "run_check",
@@ -19,4 +21,6 @@ __all__ = [
     "check_softmax", "check_cross_entropy",        # 02
     "check_attention", "check_causal_attention",   # 03
     "check_parameter_count",                       # 04
+    "check_shift_by_one", "check_training_step",   # 05
+    "check_top_k", "check_top_p",                  # 06
 ]
