@@ -1,0 +1,302 @@
+"""Learning curves of sentiment classifiers: accuracy against the number of labelled training reviews.
+
+    python -m nbutils.experiments.sentiment_curves            # writes nbutils/assets/sentiment_curves.json
+    python -m nbutils.experiments.sentiment_curves --out FILE --threads 2
+
+For each training-set size (16, 64, 256, 1024 and all 4000 reviews of ``sentiment_dataset(seed=0)``) it
+trains four classifiers on the same balanced random subset and measures their accuracy on the test set
+(1000 reviews, the training constructions) and on the hard set (500 reviews, constructions never seen in
+training):
+
+- ``finetune``     the pretrained course model with a classification head, every weight fine-tuned;
+- ``scratch``      the same architecture with random initial weights, trained on the labelled reviews only;
+- ``frozen``       the pretrained course model, body frozen: only a linear head learns. With a frozen body
+                   the last-token features never change, so they are computed once and the best linear
+                   head on them is fitted to convergence (logistic regression, L-BFGS, L2 penalty 1e-3):
+                   as much as any head on this frozen body can get;
+- ``bow``          bag of words + logistic regression (``bow_bigrams``: words and pairs of words).
+
+The two trained GPTs get the same recipe (AdamW, warm-up and cosine decay, batches of 32): about 15
+passes over small sets, at least 40 and at most 300 steps. Small sets are noisy, so they are repeated with several
+seeds (a different subset and initialisation each time): 3 seeds up to 256 reviews, 2 at 1024, 1 with
+all the data. The notebook ``07_finetune_classification`` plots the result (``plot_curves``).
+"""
+
+from __future__ import annotations
+
+import argparse
+import copy
+import hashlib
+import json
+import math
+import platform
+import random
+import statistics
+import sys
+import time
+from pathlib import Path
+from typing import Any, Callable, Sequence
+
+import torch
+
+__all__ = ["DEFAULT_OUT", "SIZES", "METHODS", "LEARNING_RATES", "FROZEN_L2", "BATCH_SIZE", "steps_for", "seeds_for",
+           "balanced_subset", "run_curves", "weights_sha256", "load_curves", "plot_curves", "main"]
+
+DEFAULT_OUT = Path(__file__).resolve().parents[1] / "assets" / "sentiment_curves.json"
+SIZES = (16, 64, 256, 1024, 4000)
+METHODS = {
+    "finetune": "pretrained GPT, fine-tuned",
+    "scratch": "same GPT, from scratch",
+    "frozen": "pretrained GPT, frozen body (best linear head)",
+    "bow": "bag of words",
+    "bow_bigrams": "bag of words + bigrams",
+}
+LEARNING_RATES = {"finetune": 1e-3, "scratch": 1e-3}
+FROZEN_L2 = 1e-3
+BATCH_SIZE = 32
+_TRAINED_GPTS = ("finetune", "scratch")
+
+
+def steps_for(n: int) -> int:
+    """Training steps for ``n`` labelled reviews: about 15 epochs, at least 40 steps, at most 300."""
+    return min(300, max(40, math.ceil(15 * n / BATCH_SIZE)))
+
+
+def seeds_for(n: int, max_seeds: int = 3) -> int:
+    """How many repetitions a size gets: small sets vary more from one subset to another."""
+    return min(max_seeds, 3 if n <= 256 else 2 if n <= 1024 else 1)
+
+
+def balanced_subset(reviews: Sequence, n: int, seed: int) -> list:
+    """``n`` reviews drawn at random (from ``seed``), half positive and half negative (all of them if
+    ``n >= len(reviews)``), in a shuffled order."""
+    if n >= len(reviews):
+        return list(reviews)
+    rng = random.Random(seed)
+    positive = [r for r in reviews if r.label == 1]
+    negative = [r for r in reviews if r.label == 0]
+    chosen = rng.sample(positive, (n + 1) // 2) + rng.sample(negative, n // 2)
+    rng.shuffle(chosen)
+    return chosen
+
+
+def _by_kind(reviews: Sequence, predictions: torch.Tensor) -> dict[str, float]:
+    right: dict[str, list[int]] = {}
+    for review, predicted in zip(reviews, predictions.tolist()):
+        right.setdefault(review.kind, []).append(int(predicted == review.label))
+    return {kind: sum(hits) / len(hits) for kind, hits in sorted(right.items())}
+
+
+def _score(reviews: Sequence, predictions: torch.Tensor) -> tuple[float, dict[str, float]]:
+    labels = [r.label for r in reviews]
+    hits = sum(int(p == y) for p, y in zip(predictions.tolist(), labels))
+    return hits / len(labels), _by_kind(reviews, predictions)
+
+
+def _train_one(method: str, subset: Sequence, seed: int, model, tokenizer,
+               device) -> Callable[[list[str]], torch.Tensor]:
+    """Train one classifier on ``subset``; return a function texts -> predicted labels."""
+    from nbutils.device import seed_everything
+    from nbutils.finetune import (BowClassifier, GPTClassifier, LogisticRegression, last_token_features, predict,
+                                  train_classifier)
+    from nbutils.model import GPT
+
+    texts, labels = [r.text for r in subset], [r.label for r in subset]
+    if method in ("bow", "bow_bigrams"):
+        bow = BowClassifier(bigrams=method == "bow_bigrams").fit(texts, labels)
+        return bow.predict
+    if method == "frozen":
+        head = LogisticRegression(l2=FROZEN_L2, steps=500, solver="lbfgs")
+        head.fit(last_token_features(model, texts, tokenizer), labels)
+        return lambda batch: head.predict(last_token_features(model, batch, tokenizer))
+    seed_everything(seed)  # the head's (and the scratch body's) initial weights
+    body = GPT(copy.deepcopy(model.config)) if method == "scratch" else copy.deepcopy(model)
+    classifier = GPTClassifier(body.to(device))
+    train_classifier(classifier, texts, labels, tokenizer, steps=steps_for(len(texts)), lr=LEARNING_RATES[method],
+                     batch_size=BATCH_SIZE, seed=seed, device=device)
+    return lambda batch: predict(classifier, batch, tokenizer)
+
+
+def _summary(runs: list[dict], methods: Sequence[str], sizes: Sequence[int]) -> dict[str, Any]:
+    summary: dict[str, Any] = {}
+    for method in methods:
+        rows: dict[str, list] = {"size": [], "seeds": []}
+        for split in ("test", "hard"):
+            for stat in ("mean", "std", "min", "max"):
+                rows[f"{split}_{stat}"] = []
+        for n in sizes:
+            mine = [r for r in runs if r["method"] == method and r["size"] == n]
+            if not mine:
+                continue
+            rows["size"].append(n)
+            rows["seeds"].append(len(mine))
+            for split in ("test", "hard"):
+                values = [r[split] for r in mine]
+                rows[f"{split}_mean"].append(statistics.fmean(values))
+                rows[f"{split}_std"].append(statistics.pstdev(values))
+                rows[f"{split}_min"].append(min(values))
+                rows[f"{split}_max"].append(max(values))
+        summary[method] = rows
+    return summary
+
+
+def run_curves(model, tokenizer, data=None, sizes: Sequence[int] = SIZES, methods: Sequence[str] = tuple(METHODS),
+               max_seeds: int = 3, device: str | torch.device | None = None,
+               say: Callable[[str], None] = print) -> dict[str, Any]:
+    """Train every method at every size (and seed) and score it; returns ``{"runs": [...], "summary": {...}}``.
+
+    ``model`` is the pretrained GPT (it is copied, never changed); ``data`` a ``SentimentData`` (default
+    ``sentiment_dataset(seed=0)``). Sizes larger than the training split use the whole split.
+    """
+    from nbutils.device import pick_device
+    from nbutils.world import sentiment_dataset
+
+    unknown = sorted(set(methods) - set(METHODS))
+    if unknown:
+        raise ValueError(f"unknown methods {unknown}; known: {list(METHODS)}")
+    if not sizes or any(isinstance(n, bool) or not isinstance(n, int) or n < 2 for n in sizes):
+        raise ValueError(f"sizes must be ints >= 2, got {list(sizes)}")
+    data = data if data is not None else sentiment_dataset(seed=0)
+    device = pick_device(None if device is None else str(device))
+    test_texts = [r.text for r in data.test]
+    hard_texts = [r.text for r in data.hard]
+    runs: list[dict[str, Any]] = []
+    for n in sizes:
+        n_used = min(n, len(data.train))
+        for seed in range(seeds_for(n_used, max_seeds)):
+            subset = balanced_subset(data.train, n_used, seed)
+            for method in methods:
+                started = time.perf_counter()
+                classify = _train_one(method, subset, seed, model, tokenizer, device)
+                test, test_by_kind = _score(data.test, classify(test_texts))
+                hard, hard_by_kind = _score(data.hard, classify(hard_texts))
+                seconds = time.perf_counter() - started
+                runs.append({"method": method, "size": n_used, "seed": seed,
+                             "steps": steps_for(n_used) if method in _TRAINED_GPTS else None,
+                             "test": test, "hard": hard, "test_by_kind": test_by_kind,
+                             "hard_by_kind": hard_by_kind, "seconds": round(seconds, 2)})
+                say(f"{method:<12} n={n_used:<5} seed={seed}  test {test:.3f}  hard {hard:.3f}  ({seconds:.1f} s)")
+    sizes_used = sorted({r["size"] for r in runs})
+    return {"runs": runs, "summary": _summary(runs, methods, sizes_used), "sizes": sizes_used}
+
+
+# ----------------------------------------------------------------------------------------- the stored result
+def weights_sha256(folder: str | Path | None = None) -> str:
+    """The SHA-256 of a checkpoint's ``model.safetensors`` (default: the shipped course model). The stored
+    curves record it, so one can tell whether they were measured on the model that ships now."""
+    from nbutils.pretrain import DEFAULT_OUT as MODEL_FOLDER
+
+    file = Path(folder if folder is not None else MODEL_FOLDER) / "model.safetensors"
+    return hashlib.sha256(file.read_bytes()).hexdigest()
+
+
+def load_curves(path: str | Path | None = None) -> dict[str, Any]:
+    """The stored result of the command (``nbutils/assets/sentiment_curves.json`` by default)."""
+    file = Path(path) if path is not None else DEFAULT_OUT
+    if not file.is_file():
+        raise FileNotFoundError(f"no learning curves at {str(file)!r}: run "
+                                f"`python -m nbutils.experiments.sentiment_curves`")
+    return json.loads(file.read_text(encoding="utf-8"))
+
+
+_STYLE = {"finetune": ("C0", "o"), "scratch": ("C3", "s"), "frozen": ("C2", "^"), "bow": ("C7", "D"),
+          "bow_bigrams": ("C1", "v")}
+
+
+def plot_curves(curves: dict[str, Any], split: str = "test", methods: Sequence[str] | None = None, ax=None,
+                title: str | None = None, legend: bool = True):
+    """Accuracy against the number of labelled reviews (log scale), one line per method, the band from
+    the worst to the best seed shaded. ``split`` is ``"test"`` or ``"hard"``. Returns the Axes."""
+    import matplotlib.pyplot as plt
+
+    if split not in ("test", "hard"):
+        raise ValueError(f"split must be 'test' or 'hard', got {split!r}")
+    summary = curves["summary"]
+    methods = list(methods) if methods is not None else list(summary)
+    if ax is None:
+        _, ax = plt.subplots(figsize=(6.4, 4.0), layout="constrained")
+    for method in methods:
+        if method not in summary:
+            raise ValueError(f"no results for {method!r}; the file has {list(summary)}")
+        rows = summary[method]
+        colour, marker = _STYLE.get(method, (None, "o"))
+        ax.plot(rows["size"], rows[f"{split}_mean"], marker=marker, color=colour, label=METHODS.get(method, method))
+        ax.fill_between(rows["size"], rows[f"{split}_min"], rows[f"{split}_max"], color=colour, alpha=0.15)
+    ax.set_xscale("log", base=2)
+    sizes = curves["sizes"]
+    ax.set_xticks(sizes, [str(n) for n in sizes])
+    ax.axhline(0.5, color="black", linewidth=0.8, linestyle=":")
+    ax.set_ylim(0.3, 1.02)
+    ax.set_xlabel("labelled training reviews")
+    ax.set_ylabel(f"{split} accuracy")
+    ax.set_title(title or f"{split} accuracy (mean over seeds, band: worst to best seed)")
+    ax.grid(alpha=0.3)
+    if legend:
+        ax.legend(fontsize=8, loc="lower right")
+    return ax
+
+
+# ----------------------------------------------------------------------------------------- command line
+def main(argv: Sequence[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="python -m nbutils.experiments.sentiment_curves",
+                                     description="Learning curves of sentiment classifiers (stored as JSON).")
+    parser.add_argument("--out", type=Path, default=DEFAULT_OUT, help="JSON file to write "
+                        "(default: the package's assets/sentiment_curves.json)")
+    parser.add_argument("--sizes", type=int, nargs="+", default=list(SIZES), help="training-set sizes")
+    parser.add_argument("--max-seeds", type=int, default=3, help="at most this many seeds per size (default 3)")
+    parser.add_argument("--device", default="auto", choices=["auto", "cpu", "cuda", "mps"])
+    parser.add_argument("--threads", type=int, default=None,
+                        help="torch CPU threads (default: torch's choice; 1 is faster on a busy machine)")
+    parser.add_argument("--model", type=Path, default=None,
+                        help="a checkpoint folder written by `python -m nbutils.pretrain --out DIR` "
+                             "(default: the shipped course model)")
+    args = parser.parse_args(argv)
+    if args.max_seeds < 1:
+        parser.error("--max-seeds must be at least 1")
+    if args.threads is not None:
+        if args.threads < 1:
+            parser.error("--threads must be at least 1")
+        torch.set_num_threads(args.threads)
+
+    import nbutils
+    from nbutils.pretrain import load_course_model
+
+    started = time.perf_counter()
+    model, tokenizer, info = load_course_model(device=None if args.device == "auto" else args.device,
+                                               path=args.model)
+    device = next(model.parameters()).device
+    result = run_curves(model, tokenizer, sizes=args.sizes, max_seeds=args.max_seeds, device=device)
+    command = "python -m nbutils.experiments.sentiment_curves"
+    if args.sizes != list(SIZES):
+        command += " --sizes " + " ".join(map(str, args.sizes))
+    if args.max_seeds != 3:
+        command += f" --max-seeds {args.max_seeds}"
+    if args.threads is not None:
+        command += f" --threads {args.threads}"
+    log = info.get("log", {})
+    output = {
+        "command": command,
+        "wall_seconds": round(time.perf_counter() - started, 1),
+        "device": str(device),
+        "threads": torch.get_num_threads(),
+        "versions": {"nbutils": nbutils.__version__, "torch": torch.__version__,
+                     "python": platform.python_version()},
+        "checkpoint": {"folder": "the shipped course model" if args.model is None else "another (--model)",
+                       "step": info.get("step"), "val_loss_per_token": log.get("final_val_loss_per_token"),
+                       "weights_sha256": weights_sha256(info["path"])},
+        "dataset": "sentiment_dataset(seed=0): 4000 train, 1000 test, 500 hard",
+        "methods": METHODS,
+        "learning_rates": LEARNING_RATES,
+        "frozen_head": f"logistic regression on the frozen last-token features, L-BFGS, l2 {FROZEN_L2:g}",
+        "batch_size": BATCH_SIZE,
+        "steps": {str(n): steps_for(n) for n in result["sizes"]},
+        **result,
+    }
+    args.out.parent.mkdir(parents=True, exist_ok=True)
+    args.out.write_text(json.dumps(output, indent=1) + "\n", encoding="utf-8")
+    print(f"wrote {args.out} in {output['wall_seconds']:.0f} s")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
