@@ -118,16 +118,8 @@ def _split_tied(state: Mapping[str, torch.Tensor]) -> tuple[dict[str, torch.Tens
     A model with weight tying lists the same tensor under two names (``wte.weight`` and ``lm_head.weight``);
     safetensors refuses to store shared memory twice, and storing it once keeps the file small.
     """
-    stored: dict[str, torch.Tensor] = {}
-    tied: dict[str, str] = {}
-    owner: dict[tuple, str] = {}
-    for name, tensor in state.items():
-        key = _storage_key(tensor)
-        if key in owner:
-            tied[name] = owner[key]
-        else:
-            owner[key] = name
-            stored[name] = tensor.detach().to("cpu", copy=True).contiguous()
+    names, tied = _split_tied_names(state)
+    stored = {name: state[name].detach().to("cpu", copy=True).contiguous() for name in names}
     return stored, tied
 
 

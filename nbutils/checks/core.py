@@ -15,7 +15,7 @@ from typing import Any, Callable, Iterable
 import numpy as np
 import torch
 
-__all__ = ["Case", "CheckFailed", "run_check", "describe", "close"]
+__all__ = ["Case", "CheckFailed", "run_check", "describe", "close", "as_float_tensor"]
 
 
 class CheckFailed(AssertionError):
@@ -44,6 +44,16 @@ def describe(value: Any, limit: int = 6) -> str:
         return f"{value:.6g}"
     text = repr(value)
     return text if len(text) <= 120 else text[:117] + "..."
+
+
+def as_float_tensor(value: Any) -> torch.Tensor | None:
+    """A student's answer as a float64 CPU tensor, or None when it cannot be read as numbers."""
+    try:
+        if isinstance(value, torch.Tensor):
+            return value.detach().double().cpu()
+        return torch.as_tensor(value, dtype=torch.float64)
+    except (TypeError, ValueError, RuntimeError):
+        return None
 
 
 def close(got: Any, expected: Any, atol: float = 1e-5, rtol: float = 1e-4) -> bool:

@@ -13,7 +13,7 @@ from typing import Any, Callable
 import torch
 import torch.nn.functional as F
 
-from nbutils.checks.core import Case, run_check
+from nbutils.checks.core import Case, as_float_tensor, run_check
 
 __all__ = ["check_softmax", "check_cross_entropy"]
 
@@ -21,14 +21,7 @@ UNSTABLE_SOFTMAX = ("unstable: exp of a large logit overflows to inf and inf/inf
                     "of each row before exp (softmax(x) = softmax(x - max(x)))")
 
 
-def _as_tensor(value: Any) -> torch.Tensor | None:
-    """The student's answer as a float64 tensor, or None when it cannot be read as numbers."""
-    try:
-        if isinstance(value, torch.Tensor):
-            return value.detach().double().cpu()
-        return torch.as_tensor(value, dtype=torch.float64)
-    except (TypeError, ValueError, RuntimeError):
-        return None
+_as_tensor = as_float_tensor  # the student's answer as float64, or None
 
 
 def _close(a: torch.Tensor | None, b: torch.Tensor, atol: float = 1e-5, rtol: float = 1e-4) -> bool:
