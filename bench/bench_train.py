@@ -5,9 +5,12 @@
     python bench/bench_train.py --text input.txt     # any UTF-8 text file instead of the toy world
     python bench/bench_train.py --profile 20         # also: where the time goes, 20 steps of each
 
-On a machine shared with other busy programs, start it as ``OMP_WAIT_POLICY=PASSIVE python bench/...``:
-torch's OpenMP threads otherwise spin while they wait for each other, and when there are fewer free cores
-than threads a step can take 10-100 times longer (for both models, but the numbers mean little then).
+Run it on an otherwise idle machine. OpenMP's wait policy changes both speeds and their ratio: with the
+default, torch's threads spin for a moment between operations; with ``OMP_WAIT_POLICY=PASSIVE`` they go
+to sleep at once, so every small operation pays for waking them up. On an idle 2-core machine PASSIVE
+makes a step about 1.7x slower, and the reference (whose optimizer runs many small operations per
+parameter) loses more than nbutils; on a machine that other programs keep busy PASSIVE is the faster
+choice, because spinning threads then steal each other's cores.
 
 Default configuration: n_layer 4, n_head 4, n_embd 128, context 64, batch 12, dropout 0, 2000 steps, AdamW
 lr 1e-3 (cosine to 1e-4 after 100 warm-up steps, betas 0.9/0.99, weight decay 0.1 on matrices, gradient clip
@@ -185,6 +188,64 @@ def matmul_peak(device: torch.device, sizes=(512, 1024, 2048), repeats: int = 20
     return best
 
 
+def matmul_shapes(c: GPTConfig, tokens: int) -> list[tuple[int, int, int, int]]:
+    """The matrix products of one training step as (M, K, N, how many): every Linear layer's forward
+    x @ W.T, its input gradient g @ W and its weight gradient g.T @ x (attention's own products left out)."""
+    C, V = c.n_embd, c.vocab_size
+    layers = [(C, 3 * C), (C, C), (C, 4 * C), (4 * C, C)]  # c_attn, attention c_proj, c_fc, MLP c_proj
+    shapes = []
+    for k, n in layers:
+        shapes += [(tokens, k, n, c.n_layer), (tokens, n, k, c.n_layer), (n, tokens, k, c.n_layer)]
+    return shapes + [(tokens, C, V, 1), (tokens, V, C, 1), (V, tokens, C, 1)]  # the LM head
+
+
+def matmuls_alone(device: torch.device, shapes: list[tuple[int, int, int, int]], repeats: int = 30) -> tuple[float, float]:
+    """Milliseconds and GFLOP/s of the step's matrix products run alone, one after the other, with warm
+    caches: what the matmuls of a step could cost at best on this machine at the model's own sizes."""
+    operands = [(torch.randn(m, k, device=device), torch.randn(k, n, device=device), count)
+                for m, k, n, count in shapes]
+    flops = sum(2 * a.shape[0] * a.shape[1] * b.shape[1] * count for a, b, count in operands)
+    best = float("inf")
+    for _ in range(repeats):
+        synchronize(device)
+        start = time.perf_counter()
+        for a, b, count in operands:
+            for _ in range(count):
+                torch.matmul(a, b)
+        synchronize(device)
+        best = min(best, time.perf_counter() - start)
+    return 1000 * best, flops / best / 1e9
+
+
+def phases(model: nn.Module, optimizer: torch.optim.Optimizer, train_ids: torch.Tensor, a: argparse.Namespace,
+           device: torch.device, steps: int, fused_clip: bool) -> dict[str, float]:
+    """Milliseconds per step of each phase of a training step (batch, forward, backward, clip, optimizer),
+    timed with the clock around each phase (torch's profiler slows small operations down unevenly)."""
+    generator = torch.Generator().manual_seed(a.seed + 2)
+    spent = dict.fromkeys(("batch", "forward", "backward", "clip", "optimizer"), 0.0)
+    model.train()
+    for _ in range(steps):
+        marks = [time.perf_counter()]
+        x, y = get_batch(train_ids, a.batch, a.context, generator=generator, device=device)
+        marks.append(time.perf_counter())
+        loss = model(x, y)[1]
+        synchronize(device)
+        marks.append(time.perf_counter())
+        optimizer.zero_grad(set_to_none=True)
+        loss.backward()
+        synchronize(device)
+        marks.append(time.perf_counter())
+        torch.nn.utils.clip_grad_norm_(model.parameters(), 1.0, foreach=True if fused_clip else None)
+        synchronize(device)
+        marks.append(time.perf_counter())
+        optimizer.step()
+        synchronize(device)
+        marks.append(time.perf_counter())
+        for name, begin, end in zip(spent, marks, marks[1:]):
+            spent[name] += 1000 * (end - begin) / steps
+    return spent
+
+
 def load_average() -> str:
     """The machine's 1-minute load average next to its CPU count (other programs slow both models alike)."""
     try:
@@ -213,14 +274,29 @@ def corpus_text(a: argparse.Namespace) -> tuple[str, str]:
     return text[: a.bytes], "the toy world's corpus (nbutils.world, seed 0)"
 
 
-def profile(trainer: Trainer, ref: RefTrainer, steps: int) -> None:
+def profile(trainer: Trainer, ref: RefTrainer, steps: int, a: argparse.Namespace, device: torch.device,
+            config: GPTConfig) -> None:
+    """Where the time of a step goes: phases timed with the clock, the matmuls alone, then torch's profiler."""
     from torch.profiler import ProfilerActivity, profile as torch_profile
 
-    for name, run in (("nbutils", lambda: trainer.train(until=trainer.step + steps, progress="off")),
-                      ("reference", lambda: ref.train(ref.step + steps))):
+    print(f"\n--- where the time goes: {steps} steps of each, phases timed separately (ms per step) ---")
+    rows = {}
+    for name, model, optimizer, fused in (("nbutils", trainer.model, trainer.optimizer, True),
+                                          ("reference", ref.model, ref.optimizer, False)):
+        phases(model, optimizer, trainer.train_data, a, device, 5, fused)  # warm-up
+        rows[name] = phases(model, optimizer, trainer.train_data, a, device, steps, fused)
+    print(f"  {'phase':10s} {'nbutils':>9s} {'reference':>10s}")
+    for phase in rows["nbutils"]:
+        print(f"  {phase:10s} {rows['nbutils'][phase]:9.2f} {rows['reference'][phase]:10.2f}")
+    print(f"  {'total':10s} {sum(rows['nbutils'].values()):9.2f} {sum(rows['reference'].values()):10.2f}")
+    alone_ms, alone_rate = matmuls_alone(device, matmul_shapes(config, a.batch * a.context))
+    print(f"  the step's {4 * config.n_layer + 1} Linear layers' matmuls (forward, input and weight "
+          f"gradients) run alone with warm caches: {alone_ms:.2f} ms per step ({alone_rate:.0f} GFLOP/s)")
+    for name, model_run in (("nbutils", lambda: trainer.train(until=trainer.step + steps, progress="off")),
+                            ("reference", lambda: ref.train(ref.step + steps))):
         with torch_profile(activities=[ProfilerActivity.CPU]) as prof:
-            run()
-        print(f"\n--- where the time goes: {name}, {steps} steps ---")
+            model_run()
+        print(f"\n--- torch profiler: {name}, {steps} steps (the profiler's own overhead inflates small operations) ---")
         print(prof.key_averages().table(sort_by="self_cpu_time_total", row_limit=14, max_name_column_width=48))
 
 
@@ -344,7 +420,7 @@ def main(argv: list[str] | None = None) -> int:
         else:
             print(f"  time to val loss <= {target:.3f}: {name} {hit[index + 2]:.1f} s of training (step {hit[0]})")
     if a.profile:
-        profile(trainer, ref, a.profile)
+        profile(trainer, ref, a.profile, a, device, config)
     return 0
 
 

@@ -6,6 +6,7 @@ Each notebook's checks live in their own module and are collected here, so a not
 """
 
 from nbutils.checks.attention import check_attention, check_causal_attention
+from nbutils.checks.classification import check_accuracy, check_last_token_logits
 from nbutils.checks.core import Case, CheckFailed, run_check
 from nbutils.checks.counting import check_next_word_counts
 from nbutils.checks.generation import check_top_k, check_top_p
@@ -13,6 +14,7 @@ from nbutils.checks.model import check_parameter_count
 from nbutils.checks.probability import check_cross_entropy, check_softmax
 from nbutils.checks.tokenization import check_count_pairs, check_merge
 from nbutils.checks.training import check_shift_by_one, check_training_step
+from nbutils.checks.translation import check_mask_prompt, check_ngram_precision_recall
 
 __all__ = [
     "Case", "CheckFailed", "run_check",
@@ -23,4 +25,6 @@ __all__ = [
     "check_parameter_count",                       # 04
     "check_shift_by_one", "check_training_step",   # 05
     "check_top_k", "check_top_p",                  # 06
+    "check_last_token_logits", "check_accuracy",   # 07
+    "check_mask_prompt", "check_ngram_precision_recall",  # 08
 ]
