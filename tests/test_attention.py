@@ -11,7 +11,8 @@ import torch.nn.functional as F
 
 from nbutils.attention import MultiHeadAttention, causal_mask, merge_heads, scaled_dot_product_attention, split_heads
 from nbutils.checks.attention import check_attention, check_causal_attention
-from nbutils.checks.core import CheckFailed
+
+from hints import expect_hint  # tests/hints.py
 
 
 @pytest.fixture
@@ -166,13 +167,6 @@ def test_multihead_errors():
 
 
 # ---- exercise checks ----------------------------------------------------------------------------------------
-def _expect_hint(check, fn, *fragments: str) -> str:
-    with pytest.raises(CheckFailed) as info:
-        check(fn)
-    message = str(info.value)
-    for fragment in fragments:
-        assert fragment in message, message
-    return message
 
 
 def _scores(q, k, scale=True):
@@ -191,13 +185,13 @@ def test_check_attention_accepts_references(capsys):
 
 
 def test_check_attention_hints():
-    _expect_hint(check_attention, lambda q, k, v: torch.softmax(_scores(q, k, False), -1) @ v, "missing scale")
-    _expect_hint(check_attention, lambda q, k, v: torch.softmax(q @ k.transpose(-2, -1) / q.shape[-1], -1) @ v,
+    expect_hint(check_attention, lambda q, k, v: torch.softmax(_scores(q, k, False), -1) @ v, "missing scale")
+    expect_hint(check_attention, lambda q, k, v: torch.softmax(q @ k.transpose(-2, -1) / q.shape[-1], -1) @ v,
                  "not by d")
-    _expect_hint(check_attention, lambda q, k, v: torch.softmax(_scores(q, k), -2) @ v, "wrong dim")
-    _expect_hint(check_attention, lambda q, k, v: torch.exp(_scores(q, k)) @ v, "do not sum to 1")
-    _expect_hint(check_attention, lambda q, k, v: _scores(q, k) @ v, "do not sum to 1")
-    _expect_hint(check_attention, lambda q, k, v: torch.softmax(_scores(q, k), -1),
+    expect_hint(check_attention, lambda q, k, v: torch.softmax(_scores(q, k), -2) @ v, "wrong dim")
+    expect_hint(check_attention, lambda q, k, v: torch.exp(_scores(q, k)) @ v, "do not sum to 1")
+    expect_hint(check_attention, lambda q, k, v: _scores(q, k) @ v, "do not sum to 1")
+    expect_hint(check_attention, lambda q, k, v: torch.softmax(_scores(q, k), -1),
                  "should have shape")
 
 
@@ -217,20 +211,20 @@ def test_check_causal_attention_hints():
         return q.shape[-2]
 
     ones = lambda q: torch.ones(T_of(q), T_of(q), dtype=torch.bool)  # noqa: E731
-    _expect_hint(check_causal_attention, lambda q, k, v: torch.softmax(masked(q, k, ones(q).triu(1)), -1) @ v,
+    expect_hint(check_causal_attention, lambda q, k, v: torch.softmax(masked(q, k, ones(q).triu(1)), -1) @ v,
                  "NaN rows", "upside down")
-    _expect_hint(check_causal_attention, lambda q, k, v: torch.softmax(masked(q, k, ones(q).tril(-1)), -1) @ v,
+    expect_hint(check_causal_attention, lambda q, k, v: torch.softmax(masked(q, k, ones(q).tril(-1)), -1) @ v,
                  "NaN rows", "keep the diagonal")
-    _expect_hint(check_causal_attention, lambda q, k, v: torch.softmax(masked(q, k, ones(q).triu()), -1) @ v,
+    expect_hint(check_causal_attention, lambda q, k, v: torch.softmax(masked(q, k, ones(q).triu()), -1) @ v,
                  "upside down")
-    _expect_hint(check_causal_attention, lambda q, k, v: torch.softmax(_scores(q, k), -1) @ v, "no causal mask")
-    _expect_hint(check_causal_attention,
+    expect_hint(check_causal_attention, lambda q, k, v: torch.softmax(_scores(q, k), -1) @ v, "no causal mask")
+    expect_hint(check_causal_attention,
                  lambda q, k, v: (torch.softmax(_scores(q, k), -1) * ones(q).tril()) @ v, "after the softmax")
-    _expect_hint(check_causal_attention,
+    expect_hint(check_causal_attention,
                  lambda q, k, v: torch.softmax(_scores(q, k), -1).masked_fill(_future(T_of(q)), -math.inf) @ v,
                  "after the softmax")
-    _expect_hint(check_causal_attention, lambda q, k, v: torch.softmax(masked(q, k, ones(q).tril(), False), -1) @ v,
+    expect_hint(check_causal_attention, lambda q, k, v: torch.softmax(masked(q, k, ones(q).tril(), False), -1) @ v,
                  "missing scale")
-    _expect_hint(check_causal_attention,
+    expect_hint(check_causal_attention,
                  lambda q, k, v: torch.softmax(_scores(q, k).masked_fill(_future(T_of(q)), 0.0), -1) @ v,
                  "future leakage")
