@@ -39,6 +39,12 @@ def pick_device(prefer: str | None = None) -> torch.device:
     return torch.device(choice)
 
 
+def device_of(model: torch.nn.Module) -> torch.device:
+    """The device a model's weights are on (the CPU for a model without parameters): inputs go there too."""
+    parameter = next(model.parameters(), None)
+    return parameter.device if parameter is not None else torch.device("cpu")
+
+
 def seed_everything(seed: int = 0) -> None:
     """Seed Python's, NumPy's and torch's random generators so that a notebook gives the same numbers every run."""
     if not isinstance(seed, int) or seed < 0:

@@ -43,7 +43,7 @@ import torch
 import torch.nn as nn
 import torch.nn.functional as F
 
-from nbutils.device import pick_device
+from nbutils.device import device_of, pick_device
 from nbutils.model import GPT
 
 __all__ = [
@@ -159,7 +159,7 @@ class GPTClassifier(nn.Module):
         self.head = nn.Linear(gpt.config.n_embd, n_classes)
         nn.init.normal_(self.head.weight, mean=0.0, std=0.02)  # like every Linear of the GPT
         nn.init.zeros_(self.head.bias)
-        self.head.to(next(gpt.parameters()).device)
+        self.head.to(device_of(gpt))
         for p in self.body.parameters():
             p.requires_grad_(not freeze_body)
 
@@ -190,10 +190,6 @@ class GPTClassifier(nn.Module):
     def num_trainable(self) -> int:
         """How many numbers fine-tuning changes."""
         return sum(p.numel() for p in self.parameters() if p.requires_grad)
-
-
-def _device_of(module: nn.Module) -> torch.device:
-    return next(module.parameters()).device
 
 
 def _check_labels(labels: Sequence[int], n: int, n_classes: int) -> torch.Tensor:
@@ -270,7 +266,7 @@ def predict_proba(classifier: GPTClassifier, texts: Sequence[str], tokenizer, ba
         raise ValueError("there are no texts to classify")
     was_training = classifier.training
     classifier.eval()
-    device = _device_of(classifier)
+    device = device_of(classifier)
     encoded = encode_texts(tokenizer, texts, classifier.context_length)
     # sorting by length keeps the padding in each batch small; the answers go back to the input order
     order = sorted(range(len(encoded)), key=lambda i: len(encoded[i]))
@@ -296,7 +292,7 @@ def last_token_features(gpt: GPT, texts: Sequence[str], tokenizer, batch_size: i
         raise ValueError("there are no texts")
     was_training = gpt.training
     gpt.eval()
-    device = _device_of(gpt)
+    device = device_of(gpt)
     encoded = encode_texts(tokenizer, texts, gpt.config.context_length)
     features = torch.empty(len(encoded), gpt.config.n_embd)
     try:

@@ -25,6 +25,8 @@ from typing import Any, Sequence
 import torch
 import torch.nn as nn
 
+from nbutils.device import device_of
+
 __all__ = [
     "apply_temperature", "top_k_filter", "top_p_filter", "sample_next", "generate", "generate_text",
     "sequence_log_likelihood",
@@ -141,11 +143,6 @@ def sample_next(logits: torch.Tensor, temperature: float = 1.0, top_k: int | Non
 
 
 # ------------------------------------------------------------------------------------------- generation
-def _model_device(model: nn.Module) -> torch.device:
-    parameter = next(model.parameters(), None)
-    return parameter.device if parameter is not None else torch.device("cpu")
-
-
 def _context_length(model: nn.Module) -> int | None:
     return getattr(getattr(model, "config", None), "context_length", None)
 
@@ -197,7 +194,7 @@ def generate(model: nn.Module, idx: Sequence[int] | torch.Tensor, max_new_tokens
     if top_p is not None:
         _check_top_p(top_p)
     one_sequence = not (isinstance(idx, torch.Tensor) and idx.dim() == 2)
-    ids = _as_ids(idx, _model_device(model))
+    ids = _as_ids(idx, device_of(model))
     context = _context_length(model)
     if context is not None and ids.shape[1] > context:
         warnings.warn(f"the prompt has {ids.shape[1]} tokens but the model reads at most {context}: "
@@ -247,7 +244,7 @@ def sequence_log_likelihood(model: nn.Module, ids: Sequence[int] | torch.Tensor,
     ``ids[prompt_length + i]``. The whole text must fit in the model's context (``len(ids) <= context_length
     + 1``). Runs in eval mode (no dropout).
     """
-    tensor = _as_ids(ids, _model_device(model))
+    tensor = _as_ids(ids, device_of(model))
     if tensor.shape[0] != 1:
         raise ValueError(f"score one sequence at a time (a list or 1-D tensor), got shape {tuple(tensor.shape)}")
     tensor = tensor[0]

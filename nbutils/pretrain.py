@@ -37,6 +37,8 @@ from typing import Any, Sequence
 
 import torch
 
+from nbutils.device import device_of
+
 __all__ = [
     "DEFAULT_OUT", "DEFAULT_STEPS", "VOCAB_SIZE", "BATCH_SIZE", "course_tokenizer", "course_model_config",
     "course_train_config", "validation_loss", "pretrain", "load_course_model", "main",
@@ -106,7 +108,7 @@ def validation_loss(model: torch.nn.Module, ids: torch.Tensor, max_windows: int 
     if not isinstance(ids, torch.Tensor) or ids.dim() != 1 or len(ids) < 2:
         raise ValueError("ids must be a 1-D tensor of at least 2 token ids")
     context = model.config.context_length
-    device = next(model.parameters()).device
+    device = device_of(model)
     starts = list(range(0, len(ids) - 1, context))
     if max_windows is not None:
         starts = starts[:max_windows]

@@ -58,6 +58,9 @@ from typing import Any, Callable, Sequence
 import torch
 import torch.nn as nn
 
+from nbutils.device import device_of
+from nbutils.finetune import pad_batch
+
 __all__ = [
     "PROMPT_TEMPLATE", "END_MARKER", "IGNORE_INDEX", "DEFAULT_OUT", "DEFAULT_RESULTS", "DEFAULT_STEPS",
     "format_prompt", "format_answer", "end_marker_id", "encode_pair", "mask_prompt", "build_example",
@@ -167,20 +170,12 @@ def collate(examples: Sequence[tuple[torch.Tensor, torch.Tensor]],
         if ids.dim() != 1 or ids.shape != targets.shape:
             raise ValueError(f"example {i}: ids and targets must be 1-D and equally long, got shapes "
                              f"{tuple(ids.shape)} and {tuple(targets.shape)}")
-    longest = max(len(ids) for ids, _ in examples)
-    x = torch.full((len(examples), longest), pad_id, dtype=torch.long)
-    y = torch.full((len(examples), longest), IGNORE_INDEX, dtype=torch.long)
-    for row, (ids, targets) in enumerate(examples):
-        x[row, :len(ids)] = ids
-        y[row, :len(targets)] = targets
+    x, _ = pad_batch([ids.tolist() for ids, _ in examples], pad_id)  # the padding of notebook 07
+    y, _ = pad_batch([targets.tolist() for _, targets in examples], IGNORE_INDEX)
     return x, y
 
 
 # ----------------------------------------------------------------------------------------- training
-def _model_device(model: nn.Module) -> torch.device:
-    return next(model.parameters()).device
-
-
 def _pairs_to_examples(pairs: Sequence[Any], tokenizer: Any, context_length: int | None) -> list:
     if len(pairs) == 0:
         raise ValueError("no pairs given")
@@ -199,7 +194,7 @@ def answer_loss(model: nn.Module, pairs: Sequence[Any], tokenizer: Any, batch_si
     """
     context = getattr(getattr(model, "config", None), "context_length", None)
     examples = _pairs_to_examples(pairs, tokenizer, context)
-    device = _model_device(model)
+    device = device_of(model)
     was_training = model.training
     model.eval()
     total, count = 0.0, 0
@@ -243,7 +238,7 @@ def finetune_translation(model: nn.Module, pairs: Sequence[Any], tokenizer: Any,
         raise TypeError(f"model must be a torch.nn.Module, got {type(model).__name__}")
     if device is not None:
         model.to(device)
-    device = _model_device(model)
+    device = device_of(model)
     warmup = max(1, steps // 20) if warmup_steps is None else warmup_steps
     config = TrainConfig(steps=steps, batch_size=batch_size, lr=lr, min_lr=lr / 10, warmup_steps=warmup,
                          weight_decay=0.0, grad_clip=1.0, eval_every=eval_every, seed=seed)
@@ -295,7 +290,7 @@ def finetune_translation(model: nn.Module, pairs: Sequence[Any], tokenizer: Any,
 def _greedy_same_length(model: nn.Module, prompts: list[list[int]], end_id: int,
                         max_new_tokens: int) -> list[list[int]]:
     """Greedy continuation of prompts that all have the same number of tokens (so no padding is needed)."""
-    device = _model_device(model)
+    device = device_of(model)
     ids = torch.tensor(prompts, dtype=torch.long, device=device)
     done = torch.zeros(len(prompts), dtype=torch.bool, device=device)
     new: list[torch.Tensor] = []

@@ -39,6 +39,8 @@ from typing import Any, Callable, Sequence
 
 import torch
 
+from nbutils.device import device_of
+
 __all__ = ["DEFAULT_OUT", "SIZES", "METHODS", "LEARNING_RATES", "FROZEN_L2", "BATCH_SIZE", "steps_for", "seeds_for",
            "balanced_subset", "run_curves", "weights_sha256", "load_curves", "plot_curves", "main"]
 
@@ -264,7 +266,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     started = time.perf_counter()
     model, tokenizer, info = load_course_model(device=None if args.device == "auto" else args.device,
                                                path=args.model)
-    device = next(model.parameters()).device
+    device = device_of(model)
     result = run_curves(model, tokenizer, sizes=args.sizes, max_seeds=args.max_seeds, device=device)
     command = "python -m nbutils.experiments.sentiment_curves"
     if args.sizes != list(SIZES):
