@@ -7,6 +7,8 @@
 - ``--nbval-sanitize-with`` defaults to ``tests/nbval_sanitize.cfg``, and a relative path is read
   from the repository root, so that pytest works from any folder.
 - The browser test runs last; it records how long each notebook took, printed at the end.
+- ``--numeric-profile=alt`` (or ``NBUTILS_NUMERIC_PROFILE=alt``) starts the kernels with other floating-point
+  code paths (``tools/course_env.py``): the stored outputs, written under "home", must still match.
 """
 
 from __future__ import annotations
@@ -38,6 +40,18 @@ course_env = _load_course_env()
 _TIMINGS = pytest.StashKey[list]()
 
 
+def pytest_addoption(parser: pytest.Parser) -> None:
+    parser.addoption("--numeric-profile", choices=course_env.PROFILES, default=None,
+                     help="floating-point settings of the notebook kernels: 'home' (the stored outputs' own) or "
+                          "'alt' (other code paths, to catch outputs that would not hold on another CPU); "
+                          f"default: ${course_env.PROFILE_VARIABLE}, else 'home'")
+
+
+def numeric_profile(config: pytest.Config) -> str:
+    """The profile chosen on the command line, else by ``NBUTILS_NUMERIC_PROFILE``, else "home"."""
+    return config.getoption("--numeric-profile") or course_env.profile_from_env()
+
+
 class NotebookKernelEnvironment:
     """A plugin (global, unlike this conftest's own hooks) that gives nbval's kernels the course env.
 
@@ -45,13 +59,16 @@ class NotebookKernelEnvironment:
     process inherits ``os.environ`` at that moment, so the environment is swapped around set-up only.
     """
 
+    def __init__(self, profile: str) -> None:
+        self.profile = profile
+
     @pytest.hookimpl(hookwrapper=True)
     def pytest_runtest_setup(self, item: pytest.Item) -> Iterator[None]:
         if item.path.suffix != ".ipynb":
             yield
             return
         saved = dict(os.environ)
-        wanted = course_env.kernel_env(saved)
+        wanted = course_env.kernel_env(saved, profile=self.profile)
         for name in set(saved) - set(wanted):
             del os.environ[name]
         os.environ.update(wanted)
@@ -67,7 +84,7 @@ def pytest_configure(config: pytest.Config) -> None:
     config.addinivalue_line("markers", "browser: runs notebooks in JupyterLab, driven by Chromium")
     config.stash[_TIMINGS] = []
     if not config.pluginmanager.has_plugin("course-notebook-env"):
-        config.pluginmanager.register(NotebookKernelEnvironment(), "course-notebook-env")
+        config.pluginmanager.register(NotebookKernelEnvironment(numeric_profile(config)), "course-notebook-env")
     option = config.option
     if getattr(option, "nbval", False) or getattr(option, "nbval_lax", False):
         chosen = getattr(option, "nbval_sanitize_with", None)
@@ -90,6 +107,10 @@ def notebook_timings(pytestconfig: pytest.Config) -> list:
     return pytestconfig.stash[_TIMINGS]
 
 
+def pytest_report_header(config: pytest.Config) -> str:
+    return f"notebook kernels: numeric profile {numeric_profile(config)!r} (tools/course_env.py)"
+
+
 def pytest_terminal_summary(terminalreporter, exitstatus, config: pytest.Config) -> None:
     timings = config.stash.get(_TIMINGS, [])
     if not timings:
@@ -101,6 +122,6 @@ def pytest_terminal_summary(terminalreporter, exitstatus, config: pytest.Config)
 
 
 @pytest.fixture(scope="session")
-def course_kernel_env() -> dict[str, str]:
+def course_kernel_env(pytestconfig: pytest.Config) -> dict[str, str]:
     """The environment (see tools/course_env.py) for processes that start notebook kernels."""
-    return course_env.kernel_env()
+    return course_env.kernel_env(profile=numeric_profile(pytestconfig))

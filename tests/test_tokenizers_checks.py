@@ -121,7 +121,6 @@ def test_unwritten_and_not_a_function():
     def stub(ids, pair, new_id):
         raise NotImplementedError
 
-    with pytest.raises(CheckFailed, match="not written yet"):
-        check_merge(stub)
+    check_merge(stub)  # says "not written yet" and does not raise (see test_probability)
     with pytest.raises(TypeError, match="without calling it"):
         check_merge(merge([1, 2], (1, 2), 3))

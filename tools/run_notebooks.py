@@ -3,6 +3,7 @@
     python tools/run_notebooks.py                      # every notebooks/*.ipynb
     python tools/run_notebooks.py notebooks/03_*.ipynb # some of them
     python tools/run_notebooks.py --check              # run, compare with the stored outputs, write nothing
+    python tools/run_notebooks.py --check --profile alt  # the same, with other floating-point code paths
 
 The kernel is the Python running this script, started in the environment of ``tools/course_env.py``:
 the same one that the nbval tests use, so the stored outputs are the ones the tests expect. Each
@@ -87,7 +88,8 @@ def comparable_outputs(cell: dict, patterns: Sequence[tuple[str, str]]) -> list:
     return [streams] + reduced if streams else reduced
 
 
-def run_notebook(path: Path, *, cell_timeout: int, write: bool, patterns) -> tuple[float, list[int], str | None]:
+def run_notebook(path: Path, *, cell_timeout: int, write: bool, patterns,
+                 profile: str = "home") -> tuple[float, list[int], str | None]:
     """Execute one notebook. Returns (seconds, indices of code cells whose output changed, error or None)."""
     nb = nbformat.read(path, as_version=4)
     before = [comparable_outputs(c, patterns) for c in nb.cells if c.cell_type == "code"]
@@ -104,7 +106,7 @@ def run_notebook(path: Path, *, cell_timeout: int, write: bool, patterns) -> tup
     error = None
     try:
         # the kernel's own log lines (start-up warnings) would interleave with this script's report
-        client.execute(env=kernel_env(), cwd=str(path.parent), stderr=subprocess.DEVNULL)
+        client.execute(env=kernel_env(profile=profile), cwd=str(path.parent), stderr=subprocess.DEVNULL)
     except CellExecutionError as failure:
         text = re.sub(r"\x1b\[[0-9;]*m", "", str(failure)).strip()  # no terminal colours
         error = text.splitlines()[-1] if text else repr(failure)
@@ -123,7 +125,11 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument("notebooks", nargs="*", help="notebooks to run (default: notebooks/*.ipynb)")
     parser.add_argument("--check", action="store_true", help="run and compare, but do not write the notebooks")
     parser.add_argument("--timeout", type=int, default=900, help="seconds allowed per cell (default 900)")
+    parser.add_argument("--profile", choices=("home", "alt"), default="home",
+                        help="numeric profile of the kernel (tools/course_env.py); outputs are only written under home")
     args = parser.parse_args(argv)
+    if args.profile != "home" and not args.check:
+        parser.error("stored outputs are written under the home profile only: add --check to use --profile alt")
     paths = [Path(p) for p in args.notebooks] or sorted((ROOT / "notebooks").glob("*.ipynb"))
     if not paths:
         print("no notebooks to run")
@@ -136,7 +142,8 @@ def main(argv: Sequence[str] | None = None) -> int:
             failures += 1
             continue
         print(f"{path} ...", end=" ", flush=True)
-        seconds, changed, error = run_notebook(path, cell_timeout=args.timeout, write=not args.check, patterns=patterns)
+        seconds, changed, error = run_notebook(path, cell_timeout=args.timeout, write=not args.check, patterns=patterns,
+                                               profile=args.profile)
         status = "FAILED: " + error if error else ("ok" if not changed else f"outputs changed in code cells {changed}")
         print(f"{seconds:.1f} s, {status}" + ("" if args.check or error else ", written"))
         failures += bool(error) or (args.check and bool(changed))

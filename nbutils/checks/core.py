@@ -2,8 +2,14 @@
 
 A check runs the student's function and the course's reference function on the same few inputs and compares
 the answers. When they differ it says, in words, *which* input failed, what was expected, what came back and,
-where it can tell, *why* (a hint). A passing check prints one line; a failing check raises ``CheckFailed`` so
-that "Run All" stops at the first exercise that still needs work.
+where it can tell, *why* (a hint). A passing check prints one line; a wrong answer raises ``CheckFailed`` so
+that "Run All" stops at the first exercise whose answer is wrong.
+
+An exercise that is *not written yet* (the student copy's stub still raises ``NotImplementedError``) does not
+stop "Run All": the check says what to write, and the cells below carry on with the course's own version of
+the function (``stand_in``), which the check puts in the notebook under the student's function's name. A
+student can so run a fresh copy top to bottom and read ahead; writing the function and running its cell
+again replaces the stand-in by the student's own code.
 """
 
 from __future__ import annotations
@@ -15,7 +21,7 @@ from typing import Any, Callable, Iterable
 import numpy as np
 import torch
 
-__all__ = ["Case", "CheckFailed", "run_check", "describe", "close", "as_float_tensor"]
+__all__ = ["Case", "CheckFailed", "run_check", "not_written_yet", "describe", "close", "as_float_tensor"]
 
 
 class CheckFailed(AssertionError):
@@ -76,6 +82,28 @@ def close(got: Any, expected: Any, atol: float = 1e-5, rtol: float = 1e-4) -> bo
     return got == expected
 
 
+def not_written_yet(name: str, student_fn: Callable[..., Any], stand_in: Callable[..., Any] | None) -> None:
+    """Say that ``student_fn`` is still a stub, and let the notebook carry on with ``stand_in``.
+
+    The stand-in is stored under the student's function's name in the namespace where the student defined
+    it (the notebook's), so later cells that call, say, ``softmax`` get the course's version. Nothing is
+    replaced when the name no longer refers to the student's function, or when there is no stand-in.
+    """
+    fn_name = getattr(student_fn, "__name__", None)
+    namespace = getattr(student_fn, "__globals__", None)
+    lines = [f"✗ {name}: not written yet. Replace `raise NotImplementedError` in `{fn_name or name}` by your code "
+             "and run this cell again."]
+    doc = (getattr(student_fn, "__doc__", None) or "").strip()
+    if doc:
+        lines.append("  what it should do: " + " ".join(doc.split()))
+    replaced = (stand_in is not None and fn_name is not None and isinstance(namespace, dict)
+                and namespace.get(fn_name) is student_fn)
+    if replaced:
+        namespace[fn_name] = stand_in
+        lines.append(f"  Until then, the cells below use the course's own `{fn_name}`, so Run All carries on.")
+    print("\n".join(lines))
+
+
 def run_check(
     name: str,
     student_fn: Callable[..., Any],
@@ -84,12 +112,18 @@ def run_check(
     *,
     compare: Callable[[Any, Any], bool] = close,
     diagnose: Callable[[Case, Any, Any], str | None] | None = None,
+    stand_in: Callable[..., Any] | None = None,
 ) -> None:
     """Run ``student_fn`` and ``reference_fn`` on every case and explain the first difference.
 
     ``diagnose(case, got, expected)`` may return a hint (a sentence) that explains a typical mistake, for
     instance "the rows do not sum to 1". Prints one line when every case passes (and returns nothing, so a
     notebook cell that ends with a check shows only that line); raises ``CheckFailed`` otherwise.
+
+    If ``student_fn`` raises ``NotImplementedError`` (an exercise not written yet), the check says so without
+    raising and puts ``stand_in`` (default: ``reference_fn``) in its place; see :func:`not_written_yet`. Pass a
+    ``stand_in`` when ``reference_fn`` returns something other than what the student's function should (a
+    float instead of a tensor, say).
     """
     if not callable(student_fn):
         raise TypeError(f"{name}: pass your function itself (without calling it), got {type(student_fn).__name__}")
@@ -100,8 +134,8 @@ def run_check(
         try:
             got = student_fn(*case.args, **case.kwargs)
         except NotImplementedError:
-            raise CheckFailed(f"{name}: the function is not written yet (it still raises NotImplementedError). "
-                              "Replace the stub with your code and run the cell again.") from None
+            not_written_yet(name, student_fn, reference_fn if stand_in is None else stand_in)
+            return
         except Exception as exc:  # the student's code crashed: say where, keep the original error attached
             raise CheckFailed(f"{name}: your function raised {type(exc).__name__}: {exc}\n"
                               f"  input: {label}") from exc
