@@ -23,7 +23,7 @@ import torch
 
 __all__ = [
     "Tokenizer", "load_text", "train_val_split", "encode_corpus", "get_batch", "lm_windows",
-    "language_model_batches", "world_text",
+    "language_model_batches", "world_text", "StoryStream",
 ]
 
 
@@ -178,3 +178,50 @@ def language_model_batches(data: torch.Tensor, batch_size: int, context_length: 
     _check_ids(data, context_length)
     for _ in range(n_batches):
         yield get_batch(data, batch_size, context_length, generator=generator, device=device)
+
+
+class StoryStream:
+    """An endless stream of fresh toy-world stories, cut into training rows that start at a story's beginning.
+
+    Each row is ``SEP + story + SEP + story + ...`` (``SEP`` is the blank line between stories), filled up to
+    ``context_length + 1`` tokens; the story that does not fit is cut, and the next row starts with a new one.
+    Every story is new (drawn from ``random.Random(seed)``), so nothing repeats and the model cannot memorise;
+    and every story is seen from its first sentence, as the entropy floor assumes. ``sample`` has the
+    signature ``Trainer`` expects of a batch source. ``stories_used`` and ``tokens_cut`` count what was read.
+    The stream's own ``random.Random`` decides the stories; the ``generator`` argument is not needed.
+    """
+
+    def __init__(self, tokenizer, seed: int = 1) -> None:
+        import random
+
+        if isinstance(seed, bool) or not isinstance(seed, int) or seed < 0:
+            raise ValueError(f"seed must be a non-negative int, got {seed!r}")
+        self.tokenizer, self.seed = tokenizer, seed
+        self.rng = random.Random(seed)
+        self.separator = list(tokenizer.encode("\n\n"))
+        self.stories_used = 0
+        self.tokens_cut = 0
+
+    def next_story_ids(self) -> list[int]:
+        from nbutils.world import generate_story
+
+        self.stories_used += 1
+        return self.separator + list(self.tokenizer.encode(generate_story(self.rng).text))
+
+    def row(self, length: int) -> list[int]:
+        """``length`` token ids: whole stories from their beginning, the last one cut."""
+        ids: list[int] = []
+        while len(ids) < length:
+            story = self.next_story_ids()
+            room = length - len(ids)
+            self.tokens_cut += max(0, len(story) - room)
+            ids.extend(story[:room])
+        return ids
+
+    def sample(self, batch_size: int, context_length: int, generator: torch.Generator | None = None,
+               device: torch.device | str | None = None) -> tuple[torch.Tensor, torch.Tensor]:
+        rows = torch.tensor([self.row(context_length + 1) for _ in range(batch_size)], dtype=torch.long)
+        x, y = rows[:, :-1], rows[:, 1:]
+        if device is not None:
+            x, y = x.to(device), y.to(device)
+        return x, y

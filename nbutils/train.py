@@ -371,8 +371,11 @@ class Trainer:
         if model_context is not None and self.context_length > model_context:
             raise ValueError(f"TrainConfig.context_length={self.context_length} is longer than the model's "
                              f"context_length={model_context}")
+        # train_data may also be a batch source: an object with sample(batch_size, context_length, generator,
+        # device) -> (x, y), such as nbutils.data.StoryStream (fresh stories, each row from a story's start).
+        self.batch_source = train_data if callable(getattr(train_data, "sample", None)) else None
         for name, data in (("train_data", train_data), ("val_data", val_data)):
-            if data is None and name == "val_data":
+            if (data is None and name == "val_data") or (name == "train_data" and self.batch_source is not None):
                 continue
             if not isinstance(data, torch.Tensor) or data.dim() != 1 or data.dtype.is_floating_point:
                 raise TypeError(f"{name} must be a 1-D tensor of token ids (see nbutils.data.encode_corpus)")
@@ -417,8 +420,9 @@ class Trainer:
         lr = lr_at(step, self.config)
         for group in self.optimizer.param_groups:
             group["lr"] = lr
-        x, y = get_batch(self.train_data, self.config.batch_size, self.context_length,
-                         generator=self.batch_generator, device=self.device)
+        source = self.batch_source.sample if self.batch_source is not None else (
+            lambda *args, **kwargs: get_batch(self.train_data, *args, **kwargs))
+        x, y = source(self.config.batch_size, self.context_length, generator=self.batch_generator, device=self.device)
         _, loss = self.model(x, y)[:2]
         self.optimizer.zero_grad(set_to_none=True)
         loss.backward()

@@ -40,13 +40,6 @@ course_env = _load_course_env()
 _TIMINGS = pytest.StashKey[list]()
 
 
-def pytest_addoption(parser: pytest.Parser) -> None:
-    parser.addoption("--numeric-profile", choices=course_env.PROFILES, default=None,
-                     help="floating-point settings of the notebook kernels: 'home' (the stored outputs' own) or "
-                          "'alt' (other code paths, to catch outputs that would not hold on another CPU); "
-                          f"default: ${course_env.PROFILE_VARIABLE}, else 'home'")
-
-
 def numeric_profile(config: pytest.Config) -> str:
     """The profile chosen on the command line, else by ``NBUTILS_NUMERIC_PROFILE``, else "home"."""
     return config.getoption("--numeric-profile") or course_env.profile_from_env()
@@ -105,10 +98,6 @@ def pytest_collection_modifyitems(session: pytest.Session, config: pytest.Config
 def notebook_timings(pytestconfig: pytest.Config) -> list:
     """A list of ``(name, phases)`` the browser test fills; printed in the terminal summary."""
     return pytestconfig.stash[_TIMINGS]
-
-
-def pytest_report_header(config: pytest.Config) -> str:
-    return f"notebook kernels: numeric profile {numeric_profile(config)!r} (tools/course_env.py)"
 
 
 def pytest_terminal_summary(terminalreporter, exitstatus, config: pytest.Config) -> None:

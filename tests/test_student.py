@@ -120,7 +120,7 @@ def test_fixture_copy_has_no_solution_and_keeps_checks():
     nbformat.validate(copy)
 
 
-def test_fixture_copy_runs_until_the_first_stub():
+def test_fixture_stub_raises_where_no_check_catches_it():
     copy = student.make_student_notebook(nbformat.read(FIXTURE, as_version=4))
     namespace: dict = {}
     _run_cell(copy.cells[1].source, namespace)  # the checks themselves
@@ -190,3 +190,34 @@ def test_course_notebook_student_copy(path):
             )
             assert outside == original_outside, f"{path.name}: solution line survives: {line!r}"
         assert "BEGIN SOLUTION" not in converted.source
+
+
+def _load_runner():
+    """tools/run_notebooks.py, imported by path (tools/ is a folder of scripts)."""
+    import importlib.util
+
+    sys.path.insert(0, str(ROOT / "tools"))
+    spec = importlib.util.spec_from_file_location("run_notebooks", ROOT / "tools" / "run_notebooks.py")
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+@pytest.mark.parametrize("path", COURSE_NOTEBOOKS, ids=[p.name for p in COURSE_NOTEBOOKS])
+def test_student_copy_runs_top_to_bottom(path, tmp_path):
+    """A fresh student copy, no exercise solved, runs from the first cell to the last without an error: each
+    unwritten exercise says what to write, and the cells after it use the course's version of the function."""
+    nb = nbformat.read(path, as_version=4)
+    copy_path = tmp_path / path.name
+    nbformat.write(student.make_student_notebook(nb, path.name), copy_path)
+    seconds, _, error = _load_runner().run_notebook(copy_path, cell_timeout=600, write=True, patterns=[])
+    assert error is None, f"{path.name} (student copy) stopped: {error}"
+    executed = nbformat.read(copy_path, as_version=4)
+    text = "".join(output.get("text", "") for cell in executed.cells if cell.cell_type == "code"
+                   for output in cell.get("outputs", []) if output.get("output_type") == "stream")
+    n_exercises = sum(bool(student.solution_blocks(cell.source, where=path.name)) for cell in nb.cells
+                      if cell.cell_type == "code")
+    assert text.count("not written yet") == n_exercises, f"{path.name}: every unsolved exercise says so"
+    errors = [o for cell in executed.cells if cell.cell_type == "code" for o in cell.get("outputs", [])
+              if o.get("output_type") == "error"]
+    assert not errors

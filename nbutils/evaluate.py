@@ -1,0 +1,316 @@
+"""The model against the truth of its world: story-by-story loss and answers to "Where is X?".
+
+A validation loss alone cannot say whether a model follows its stories. The toy world knows, after every
+sentence, where everything is (``story.states``), so this module asks the model the world's own questions
+and grades the answers against that truth.
+
+**Reading a story the way the floor assumes.** The entropy floor (``corpus.entropy_floor``) is the loss of
+the process that wrote each story from its first word, including the decision to stop. So a story is
+scored here on its own, from its beginning: ``SEP + story + SEP`` (``SEP`` is the blank line between
+stories), every token after the first separator predicted from the tokens of its own story before it.
+A story longer than the model's context is read in windows that overlap by half a context, so every
+token still sees at least half a context of its own story (``story_ids`` / ``story_loss``).
+
+**World questions.** Stories ask "Where is the cat?" (a question sentence, answered by the next sentence)
+or ``Mia asks, "Where is the cat?"`` (answered by the other child). The answer is fixed by the story when
+the story has already said where the cat is (*answerable*); otherwise the generator draws a place from the
+cat's usual places (*unanswerable*: the story's answer is a guess any reader must make). For each question,
+:func:`world_questions` finds
+
+- the answer span: the tokens of the answer sentence after the part that does not depend on the place
+  (``The cat is`` | `` on the roof.``; ``Ben says, "`` | ``The dog is`` | `` in the yard."``;
+  for an object a child holds, ``Tom has it.`` is all answer);
+- whether it is answerable, from the state *before* the question (the state right after the question is a
+  mid-step state, see ``WorldState.mid_step``);
+- for answerable ones, when the fact was established: the sentence where the location last changed, its
+  distance in sentences and tokens, and how it was stated (``moved``, ``put``, ``taken``, ``given``, ``stated``)
+  and whether that sentence began with a pronoun.
+
+**Greedy answers without generating.** Greedy decoding writes the true answer exactly when, at every token
+of the true answer, the model's most likely next token *is* that token (given the true tokens before it).
+So one forward pass over a story grades every question in it (:func:`answer_correct`), which is what makes
+it cheap to track answers at many points of a training run.
+
+    >>> from nbutils.evaluate import evaluate_world                        # doctest: +SKIP
+    >>> report = evaluate_world(model, tokenizer, corpus.val_stories)      # doctest: +SKIP
+    >>> report.answerable_accuracy, report.loss_per_token                  # doctest: +SKIP
+"""
+
+from __future__ import annotations
+
+import math
+import re
+from collections import defaultdict
+from dataclasses import dataclass, field
+from typing import Any, Iterable, Sequence
+
+import torch
+import torch.nn.functional as F
+
+from nbutils.device import device_of
+from nbutils.world import STORY_SEPARATOR, Story
+
+__all__ = [
+    "Question", "EncodedStory", "WorldReport", "encode_story", "world_questions", "story_logits",
+    "answer_correct", "evaluate_world", "STATEMENT_KINDS",
+]
+
+#: How the fact behind an answerable question was established (the verb class of that sentence).
+STATEMENT_KINDS = ("moved", "put", "taken", "given", "stated")
+
+_QUESTION = re.compile(r'^(?:(?P<asker>[A-Z][a-z]+) asks, ")?Where (?:is|are) (?P<who>.+)\?"?$')
+_PRONOUN_START = re.compile(r"^(She|He|It|They) ")
+
+
+@dataclass(frozen=True)
+class Question:
+    """One "Where is X?" of a story, with what the truth says about its answer.
+
+    ``sentence``: index of the question sentence (the answer is sentence ``sentence + 1``); ``who``: the
+    entity asked about ("the cat"); ``truth``: where it is, in words ("on the roof", "with Mia");
+    ``answerable``: the story had said it before the question; ``span``: token positions (start, stop) of the
+    answer in the encoded story; ``since_sentence`` / ``since_tokens``: how far back the location was last
+    established (answerable only); ``kind``: how (one of ``STATEMENT_KINDS``); ``pronoun``: that sentence
+    started with she/he/it/they; ``dialogue``: asked inside quotes.
+    """
+
+    sentence: int
+    who: str
+    truth: str | None
+    answerable: bool
+    span: tuple[int, int]
+    dialogue: bool
+    since_sentence: int | None = None
+    since_tokens: int | None = None
+    kind: str | None = None
+    pronoun: bool | None = None
+
+
+@dataclass(frozen=True)
+class EncodedStory:
+    """A story as token ids ``SEP + sentences + SEP`` and where each sentence starts.
+
+    ``ids[0:first]`` is the leading separator; ``sentence_starts[i]`` is the position of sentence ``i``'s first
+    token; the last ``len(tokenizer.encode(SEP))`` ids are the closing separator (the model's "the story ends").
+    """
+
+    story: Story
+    ids: list[int]
+    first: int
+    sentence_starts: list[int]
+
+
+def encode_story(story: Story, tokenizer) -> EncodedStory:
+    """Encode ``SEP + story.text + SEP`` piece by piece, remembering where each sentence starts.
+
+    The course's tokenizers split text before a space and a word, so encoding the sentences one by one
+    (each after the first with its leading space) gives the same ids as encoding the whole text; the tests
+    check it.
+    """
+    sep = tokenizer.encode(STORY_SEPARATOR)
+    ids = list(sep)
+    starts: list[int] = []
+    for i, sentence in enumerate(story.sentences):
+        starts.append(len(ids))
+        ids.extend(tokenizer.encode(sentence if i == 0 else " " + sentence))
+    ids.extend(sep)
+    return EncodedStory(story, ids, len(sep), starts)
+
+
+def _statement_kind(sentence: str) -> str:
+    """The verb class of the sentence that put something where it is (a readable rule, tested)."""
+    last = None
+    for verb, kind in ((" puts ", "put"), (" put ", "put"), (" takes ", "taken"), (" take ", "taken"),
+                       (" gives ", "given"), (" give ", "given"), (" finds ", "taken"), (" find ", "taken")):
+        at = sentence.rfind(verb)
+        if at >= 0 and (last is None or at > last[0]):
+            last = (at, kind)
+    if last is not None:
+        return last[1]
+    if re.search(r" (is|are) ", sentence) and not re.search(r"\b(runs?|walks?|jumps?|flies|fly|goes|go|swims?|"
+                                                          r"climbs?|hops?|crawls?|stays?)\b", sentence):
+        return "stated"
+    return "moved"
+
+
+def _answer_lead(answer: str, who: str) -> str:
+    """The part of an answer sentence that does not depend on where ``who`` is."""
+    lead = ""
+    quoted = re.match(r'^[A-Z][a-z]+ says, "', answer)
+    if quoted:
+        lead = quoted.group(0)
+    rest = answer[len(lead):]
+    title = who[0].upper() + who[1:]
+    for be in (" is", " are"):
+        if rest.startswith(title + be + " "):
+            return lead + title + be
+    return lead  # "Tom has it." / 'Ben says, "I have it."': all of it is the answer
+
+
+def world_questions(encoded: EncodedStory, tokenizer) -> list[Question]:
+    """Every "Where is X?" in the story, with its answer span and the truth (see the module docstring)."""
+    story = encoded.story
+    out: list[Question] = []
+    ends = encoded.sentence_starts[1:] + [len(encoded.ids) - (encoded.first)]
+    for q, sentence in enumerate(story.sentences[:-1]):
+        match = _QUESTION.match(sentence)
+        if not match:
+            continue
+        who = match.group("who")
+        answer = story.sentences[q + 1]
+        lead = _answer_lead(answer, who)
+        n_lead = len(tokenizer.encode(" " + lead)) if lead else 0
+        start, stop = encoded.sentence_starts[q + 1] + n_lead, ends[q + 1]
+        before = story.states[q - 1] if q >= 1 else None
+        try:
+            truth_before = before.location(who) if before is not None else None
+        except KeyError:  # the question is the first time the story names it
+            truth_before = None
+        truth = story.states[q + 1].location(who)
+        if truth_before is None:
+            out.append(Question(q, who, truth, False, (start, stop), bool(match.group("asker"))))
+            continue
+        since = q - 1
+        while since >= 1:
+            try:
+                previous = story.states[since - 1].location(who)
+            except KeyError:
+                previous = None
+            if previous != truth_before:
+                break
+            since -= 1
+        stated = story.sentences[since]
+        out.append(Question(q, who, truth, True, (start, stop), bool(match.group("asker")),
+                            since_sentence=q - since, since_tokens=encoded.sentence_starts[q] - encoded.sentence_starts[since],
+                            kind=_statement_kind(stated), pronoun=bool(_PRONOUN_START.match(stated))))
+    return out
+
+
+@torch.no_grad()
+def story_logits(model: torch.nn.Module, ids: Sequence[int]) -> torch.Tensor:
+    """Next-token logits at every position of ``ids`` (shape ``(len(ids) - 1, V)``): the logits at row ``t``
+    predict ``ids[t + 1]``. Longer than the context: windows overlapping by half a context, each token
+    predicted in the window where it has the most of its story before it (at least half a context)."""
+    context = model.config.context_length
+    device = device_of(model)
+    tokens = torch.tensor(list(ids), dtype=torch.long, device=device)
+    n = len(tokens) - 1
+    if n < 1:
+        raise ValueError("a story needs at least two tokens")
+    if n <= context:
+        logits, _ = model(tokens[None, :-1])
+        return logits[0].float()
+    out = torch.empty(n, model.config.vocab_size, device=device)
+    stride = context // 2
+    start, filled = 0, 0
+    while filled < n:
+        window = tokens[start:start + context + 1]
+        logits, _ = model(window[None, :-1])
+        keep_from = filled - start  # rows before this are already filled by an earlier window with more context
+        out[filled:start + len(window) - 1] = logits[0, keep_from:].float()
+        filled = start + len(window) - 1
+        start += stride
+    return out
+
+
+def answer_correct(logits: torch.Tensor, ids: Sequence[int], span: tuple[int, int]) -> bool:
+    """True when greedy decoding would write the true answer ``ids[span[0]:span[1]]`` (see the module docstring)."""
+    start, stop = span
+    if not 1 <= start < stop <= len(ids):
+        raise ValueError(f"span {span} does not fit a story of {len(ids)} tokens")
+    predicted = logits[start - 1:stop - 1].argmax(dim=-1).tolist()
+    return predicted == list(ids[start:stop])
+
+
+@dataclass
+class WorldReport:
+    """What :func:`evaluate_world` measured. Accuracies are shares in [0, 1]; losses are nats per token."""
+
+    n_stories: int
+    n_tokens: int
+    loss_per_token: float
+    n_chars: int
+    answerable: int
+    answerable_right: int
+    unanswerable: int
+    unanswerable_right: int
+    stories_longer_than_context: int
+    by_distance: dict[str, list[int]] = field(default_factory=dict)  # bucket -> [right, total]
+    by_kind: dict[str, list[int]] = field(default_factory=dict)
+    by_pronoun: dict[str, list[int]] = field(default_factory=dict)
+    failures: list[dict[str, Any]] = field(default_factory=list)
+
+    @property
+    def answerable_accuracy(self) -> float:
+        return self.answerable_right / self.answerable if self.answerable else math.nan
+
+    @property
+    def unanswerable_accuracy(self) -> float:
+        return self.unanswerable_right / self.unanswerable if self.unanswerable else math.nan
+
+    @property
+    def loss_per_char(self) -> float:
+        return self.loss_per_token * self.n_tokens / self.n_chars
+
+    def to_dict(self) -> dict[str, Any]:
+        data = {k: v for k, v in self.__dict__.items()}
+        data.update(answerable_accuracy=self.answerable_accuracy, unanswerable_accuracy=self.unanswerable_accuracy,
+                    loss_per_char=self.loss_per_char)
+        return data
+
+
+def _distance_bucket(sentences: int) -> str:
+    return "1" if sentences == 1 else "2" if sentences == 2 else "3-4" if sentences <= 4 else "5+"
+
+
+@torch.no_grad()
+def evaluate_world(model: torch.nn.Module, tokenizer, stories: Iterable[Story], max_failures: int = 20) -> WorldReport:
+    """Score ``model`` on ``stories``: loss from each story's start, and every "Where is X?" answered greedily.
+
+    ``loss_per_token`` is comparable with the entropy floor per token of the same stories (the floor counts
+    the same tokens: each story's words and its closing separator). ``failures`` keeps the first
+    ``max_failures`` wrong answerable questions (text, truth, model's greedy tokens) for reading.
+    """
+    was_training = model.training
+    model.eval()
+    total, count, chars, n_stories, longer = 0.0, 0, 0, 0, 0
+    counts = {"answerable": [0, 0], "unanswerable": [0, 0]}
+    by_distance: dict[str, list[int]] = defaultdict(lambda: [0, 0])
+    by_kind: dict[str, list[int]] = defaultdict(lambda: [0, 0])
+    by_pronoun: dict[str, list[int]] = defaultdict(lambda: [0, 0])
+    failures: list[dict[str, Any]] = []
+    try:
+        for story in stories:
+            encoded = encode_story(story, tokenizer)
+            ids = encoded.ids
+            logits = story_logits(model, ids)
+            targets = torch.tensor(ids[1:], device=logits.device)
+            losses = F.cross_entropy(logits, targets, reduction="none")
+            scored = losses[encoded.first - 1:]  # every token after the opening separator
+            total += scored.sum().item()
+            count += scored.numel()
+            chars += len(story.text) + len(STORY_SEPARATOR)
+            n_stories += 1
+            longer += len(ids) - 1 > model.config.context_length
+            for question in world_questions(encoded, tokenizer):
+                right = answer_correct(logits, ids, question.span)
+                key = "answerable" if question.answerable else "unanswerable"
+                counts[key][0] += right
+                counts[key][1] += 1
+                if question.answerable:
+                    for table, bucket in ((by_distance, _distance_bucket(question.since_sentence)),
+                                          (by_kind, question.kind), (by_pronoun, str(question.pronoun).lower())):
+                        table[bucket][0] += right
+                        table[bucket][1] += 1
+                    if not right and len(failures) < max_failures:
+                        start, stop = question.span
+                        greedy = logits[start - 1:stop - 1].argmax(dim=-1).tolist()
+                        failures.append({"question": story.sentences[question.sentence], "truth": question.truth,
+                                         "expected": tokenizer.decode(ids[start:stop]),
+                                         "greedy": tokenizer.decode(greedy),
+                                         "since_sentences": question.since_sentence, "kind": question.kind})
+    finally:
+        model.train(was_training)
+    return WorldReport(n_stories, count, total / max(count, 1), chars, counts["answerable"][1],
+                       counts["answerable"][0], counts["unanswerable"][1], counts["unanswerable"][0], longer,
+                       dict(by_distance), dict(by_kind), dict(by_pronoun), failures)
