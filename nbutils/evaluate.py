@@ -52,7 +52,7 @@ from nbutils.world import STORY_SEPARATOR, Story
 
 __all__ = [
     "Question", "EncodedStory", "WorldReport", "encode_story", "world_questions", "story_logits",
-    "answer_correct", "evaluate_world", "STATEMENT_KINDS",
+    "answer_correct", "evaluate_world", "answer_distribution", "AnswerDistribution", "STATEMENT_KINDS",
 ]
 
 #: How the fact behind an answerable question was established (the verb class of that sentence).
@@ -314,3 +314,57 @@ def evaluate_world(model: torch.nn.Module, tokenizer, stories: Iterable[Story], 
     return WorldReport(n_stories, count, total / max(count, 1), chars, counts["answerable"][1],
                        counts["answerable"][0], counts["unanswerable"][1], counts["unanswerable"][0], longer,
                        dict(by_distance), dict(by_kind), dict(by_pronoun), failures)
+
+
+@dataclass(frozen=True)
+class AnswerDistribution:
+    """Where the world would put ``who`` next to where the model would, for one unanswerable question.
+
+    ``places``: the candidate answers (" on the roof." ...); ``true``: the generator's probabilities (the
+    entity's usual places); ``model``: the model's probabilities of writing each candidate, renormalised over
+    the candidates; ``kl``: KL(true || model) in nats (0 when the model has learned the prior exactly);
+    ``mass``: the model's total probability of the candidates (how much it puts on any well-formed answer).
+    """
+
+    who: str
+    places: tuple[str, ...]
+    true: tuple[float, ...]
+    model: tuple[float, ...]
+    kl: float
+    mass: float
+
+
+@torch.no_grad()
+def answer_distribution(model: torch.nn.Module, tokenizer, story: Story, question: Question) -> AnswerDistribution:
+    """For an unanswerable question, compare the model's answer with the true distribution over places.
+
+    The story had not said where ``question.who`` is, so the generator draws the answer from the entity's
+    habitat (``Entity.habitat``); the best any reader can do is to follow that distribution. The model's
+    probability of each candidate is the product of its token probabilities after the question's lead.
+    """
+    if question.answerable:
+        raise ValueError("answer_distribution is for unanswerable questions; the answer of an answerable "
+                         "one is fixed by the story (use answer_correct)")
+    encoded = encode_story(story, tokenizer)
+    habitat = story.states[question.sentence].entity(question.who).habitat
+    closing = '."' if question.dialogue else "."
+    candidates = [" " + place.phrase + closing for place in habitat.items]
+    prefix = encoded.ids[:question.span[0]]
+    context = model.config.context_length
+    logps = []
+    was_training = model.training
+    model.eval()
+    try:
+        for text in candidates:
+            answer = tokenizer.encode(text)
+            ids = (prefix + answer)[-(context + 1):]
+            logits, _ = model(torch.tensor([ids[:-1]], device=device_of(model)))
+            logp = F.log_softmax(logits[0].float(), dim=-1)
+            rows = logp[len(ids) - 1 - len(answer):]
+            logps.append(sum(rows[i, t].item() for i, t in enumerate(answer)))
+    finally:
+        model.train(was_training)
+    mass = sum(math.exp(v) for v in logps)
+    probs = [math.exp(v) / mass for v in logps]
+    kl = sum(p * math.log(p / q) for p, q in zip(habitat.probs, probs) if p > 0)
+    return AnswerDistribution(question.who, tuple(candidates), tuple(habitat.probs), tuple(probs), kl, mass)

@@ -174,3 +174,21 @@ def test_trainer_accepts_a_batch_source(tokenizer):
                       TrainConfig(steps=3, batch_size=2, warmup_steps=1, log_every=1, device="cpu"))
     history = trainer.train(progress="off")
     assert history.steps == [1, 2, 3] and all(math.isfinite(v) for v in history.train_loss)
+
+
+def test_answer_distribution_of_an_unanswerable_question(tokenizer):
+    from nbutils.evaluate import answer_distribution
+
+    story = generate_story(8)  # "Where is the owl?" names the owl for the first time
+    (question,) = world_questions(encode_story(story, tokenizer), tokenizer)
+    torch.manual_seed(0)
+    model = GPT(GPTConfig(vocab_size=tokenizer.vocab_size, context_length=128, n_layer=1, n_head=2, n_embd=16))
+    d = answer_distribution(model, tokenizer, story, question)
+    habitat = story.states[question.sentence].entity("the owl").habitat
+    assert d.places == tuple(f" {p.phrase}." for p in habitat.items) and d.true == habitat.probs
+    assert math.isclose(sum(d.model), 1.0, rel_tol=1e-9) and 0 < d.mass <= 1
+    assert math.isclose(d.kl, sum(p * math.log(p / q) for p, q in zip(d.true, d.model)), rel_tol=1e-9)
+    assert d.kl >= 0
+    answerable = next(q for q in world_questions(encode_story(generate_story(17), tokenizer), tokenizer))
+    with pytest.raises(ValueError, match="unanswerable"):
+        answer_distribution(model, tokenizer, generate_story(17), answerable)
