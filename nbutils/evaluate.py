@@ -53,6 +53,7 @@ from nbutils.world import STORY_SEPARATOR, Story
 __all__ = [
     "Question", "EncodedStory", "WorldReport", "encode_story", "world_questions", "story_logits",
     "answer_correct", "evaluate_world", "answer_distribution", "AnswerDistribution", "STATEMENT_KINDS",
+    "WORD_KINDS", "word_kind_losses", "true_word_nlls",
 ]
 
 #: How the fact behind an answerable question was established (the verb class of that sentence).
@@ -368,3 +369,112 @@ def answer_distribution(model: torch.nn.Module, tokenizer, story: Story, questio
     probs = [math.exp(v) / mass for v in logps]
     kl = sum(p * math.log(p / q) for p, q in zip(habitat.probs, probs) if p > 0)
     return AnswerDistribution(question.who, tuple(candidates), tuple(habitat.probs), tuple(probs), kl, mass)
+
+
+#: The kinds of words :func:`word_kind_losses` splits the loss into.
+WORD_KINDS = ("opening", "answer", "name", "place", "other", "end")
+
+
+def true_word_nlls(story: Story) -> list[tuple[int, int, str, float]]:
+    """``(sentence, start, word, -log p)`` for every word of the story under the true process, then the end.
+
+    ``p`` is the exact probability of the word given the story so far (``next_word_distribution`` with the
+    state before the sentence; after a question, the state before the question and the question as prefix,
+    since the answer belongs to the same step). ``start`` is the word's character offset in the sentence;
+    the last entry is the end of the story (sentence ``len(story.sentences)``). The values add up to
+    ``story.nll`` (the tests check it). This walks the generator for every word: about a second a story.
+    """
+    from nbutils.world import END_OF_STORY, WorldState, next_word_distribution
+    from nbutils.world.corpus import WORD_RE
+
+    out: list[tuple[int, int, str, float]] = []
+    for i, sentence in enumerate(story.sentences):
+        state = story.states[i - 1] if i > 0 else WorldState.empty()
+        before = ""
+        if state.mid_step:
+            state, before = story.states[i - 2] if i > 1 else WorldState.empty(), story.sentences[i - 1] + " "
+        for match in WORD_RE.finditer(sentence):
+            p = next_word_distribution(state, before + sentence[:match.start()]).get(match.group(0), 0.0)
+            out.append((i, match.start(), match.group(0), -math.log(p) if p > 0 else math.inf))
+    p_end = next_word_distribution(story.states[-1], "").get(END_OF_STORY, 0.0)
+    out.append((len(story.sentences), 0, END_OF_STORY, -math.log(p_end) if p_end > 0 else math.inf))
+    return out
+
+
+def _word_kind(sentence_index: int, word: str, in_answer: bool) -> str:
+    from nbutils.world.lexicon import BOYS, GIRLS, PLACES
+
+    if sentence_index == 0:
+        return "opening"
+    if in_answer:
+        return "answer"
+    names = {person.name for person in (*GIRLS.items, *BOYS.items)}
+    if word in names or word in ("She", "He", "she", "he", "her", "him", "his", "They", "they", "them", "their"):
+        return "name"
+    if word in {place.noun.en for place in PLACES.values()}:
+        return "place"
+    return "other"
+
+
+@torch.no_grad()
+def word_kind_losses(model: torch.nn.Module, tokenizer, stories: Iterable[Story]) -> dict[str, dict[str, float]]:
+    """The loss split by kind of word, the model's next to the true process's: where the gap to the floor sits.
+
+    Kinds (``WORD_KINDS``): the story's ``opening`` sentence; ``answer`` (the place or holder in the answer to a
+    "Where is X?"); ``name`` (children's names and pronouns); ``place`` (place nouns elsewhere); ``other``
+    (everything else: articles, verbs, punctuation, objects); ``end`` (the blank line that ends the story).
+    Each token counts for the word its first character belongs to, and a word's true ``-log p`` goes to the
+    token where it starts, so both columns add over the same tokens. Returns, per kind, ``tokens``,
+    ``model_nats`` and ``true_nats`` (sums) and ``gap_per_token``; the totals are the model's loss and the
+    floor of these stories.
+    """
+    table = {kind: {"tokens": 0, "model_nats": 0.0, "true_nats": 0.0} for kind in WORD_KINDS}
+    was_training = model.training
+    model.eval()
+    try:
+        for story in stories:
+            encoded = encode_story(story, tokenizer)
+            ids = encoded.ids
+            logits = story_logits(model, ids)
+            nll = F.cross_entropy(logits, torch.tensor(ids[1:], device=logits.device), reduction="none").tolist()
+            answers = {(q.sentence + 1, q.span) for q in world_questions(encoded, tokenizer)}
+            # character offset (within its sentence) of every token, from the sentence starts
+            owner: dict[int, tuple[int, int]] = {}  # token position -> (sentence, char offset of its first char)
+            for i, start in enumerate(encoded.sentence_starts):
+                stop = encoded.sentence_starts[i + 1] if i + 1 < len(story.sentences) else len(ids) - encoded.first
+                offset = -1 if i > 0 else 0  # later sentences were encoded with their leading space
+                for t in range(start, stop):
+                    text = tokenizer.decode([ids[t]])
+                    lead = len(text) - len(text.lstrip(" "))
+                    owner[t] = (i, offset + lead)
+                    offset += len(text)
+            words = true_word_nlls(story)
+            word_starts = {}
+            for sentence, start, word, value in words[:-1]:
+                word_starts[(sentence, start)] = (word, value)
+            by_sentence: dict[int, list[tuple[int, str, float]]] = defaultdict(list)
+            for sentence, start, word, value in words[:-1]:
+                by_sentence[sentence].append((start, word, value))
+            for t in range(encoded.first, len(ids) - encoded.first):
+                sentence, char = owner[t]
+                starts = [w for w in by_sentence[sentence] if w[0] <= char]
+                word_start, word, _ = starts[-1]
+                in_answer = any(s == sentence and span[0] <= t < span[1] for s, span in answers)
+                kind = _word_kind(sentence, word, in_answer)
+                # the true nats of every word that starts inside this token
+                text_len = len(tokenizer.decode([ids[t]]).lstrip(" "))
+                true = sum(v for st, _, v in by_sentence[sentence] if char <= st < char + max(text_len, 1))
+                row = table[kind]
+                row["tokens"] += 1
+                row["model_nats"] += nll[t - 1]
+                row["true_nats"] += true
+            end = table["end"]
+            for t in range(len(ids) - encoded.first, len(ids)):
+                end["tokens"] += 1
+                end["model_nats"] += nll[t - 1]
+            end["true_nats"] += words[-1][3]
+    finally:
+        model.train(was_training)
+    for row in table.values():
+        row["gap_per_token"] = (row["model_nats"] - row["true_nats"]) / row["tokens"] if row["tokens"] else math.nan
+    return table

@@ -192,3 +192,22 @@ def test_answer_distribution_of_an_unanswerable_question(tokenizer):
     answerable = next(q for q in world_questions(encode_story(generate_story(17), tokenizer), tokenizer))
     with pytest.raises(ValueError, match="unanswerable"):
         answer_distribution(model, tokenizer, generate_story(17), answerable)
+
+
+def test_word_kind_losses_add_up_to_the_loss_and_the_floor(tokenizer):
+    from nbutils.evaluate import WORD_KINDS, true_word_nlls, word_kind_losses
+
+    stories = [generate_story(17), generate_story(18)]
+    for story in stories:  # the true process's per-word surprise adds up to the story's exact NLL
+        assert math.isclose(sum(v for *_, v in true_word_nlls(story)), story.nll, rel_tol=1e-9)
+    torch.manual_seed(0)
+    model = GPT(GPTConfig(vocab_size=tokenizer.vocab_size, context_length=128, n_layer=1, n_head=2, n_embd=16))
+    table = word_kind_losses(model, tokenizer, stories)
+    assert set(table) == set(WORD_KINDS)
+    report = evaluate_world(model, tokenizer, stories)
+    assert sum(row["tokens"] for row in table.values()) == report.n_tokens
+    assert math.isclose(sum(row["model_nats"] for row in table.values()), report.loss_per_token * report.n_tokens,
+                        rel_tol=1e-5)
+    assert math.isclose(sum(row["true_nats"] for row in table.values()), sum(s.nll for s in stories), rel_tol=1e-9)
+    # the answer to story 17's question is fixed by the story: the truth spends nothing on it
+    assert word_kind_losses(model, tokenizer, stories[:1])["answer"]["true_nats"] < 1e-9
