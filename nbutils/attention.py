@@ -142,8 +142,10 @@ class MultiHeadAttention(nn.Module):
     3. run ``scaled_dot_product_attention`` in every head at once (heads are a batch dimension);
     4. glue the heads back together and mix them with an output projection.
 
-    With ``fused_qkv=True`` the weights are laid out as ``torch.nn.MultiheadAttention``'s ``in_proj_weight``
-    (rows: queries, then keys, then values), so weights can be copied across.
+    The names follow GPT-2 and ``nbutils.model``: ``c_attn`` is the fused query-key-value projection and
+    ``c_proj`` the output projection. With ``fused_qkv=True`` the weights of ``c_attn`` are laid out as
+    ``torch.nn.MultiheadAttention``'s ``in_proj_weight`` (rows: queries, then keys, then values), so weights
+    can be copied across (``c_proj`` corresponds to its ``out_proj``).
     """
 
     def __init__(self, n_embd: int, n_head: int, bias: bool = True, fused_qkv: bool = True) -> None:
@@ -156,12 +158,12 @@ class MultiHeadAttention(nn.Module):
                              f"(each head gets n_embd // n_head dimensions)")
         self.n_embd, self.n_head, self.fused_qkv = n_embd, n_head, fused_qkv
         if fused_qkv:
-            self.qkv_proj = nn.Linear(n_embd, 3 * n_embd, bias=bias)
+            self.c_attn = nn.Linear(n_embd, 3 * n_embd, bias=bias)
         else:
             self.q_proj = nn.Linear(n_embd, n_embd, bias=bias)
             self.k_proj = nn.Linear(n_embd, n_embd, bias=bias)
             self.v_proj = nn.Linear(n_embd, n_embd, bias=bias)
-        self.out_proj = nn.Linear(n_embd, n_embd, bias=bias)
+        self.c_proj = nn.Linear(n_embd, n_embd, bias=bias)
 
     def forward(
         self,
@@ -176,10 +178,10 @@ class MultiHeadAttention(nn.Module):
             shape = tuple(x.shape) if isinstance(x, torch.Tensor) else type(x).__name__
             raise ValueError(f"expected input of shape (B, T, {self.n_embd}), got {shape}")
         if self.fused_qkv:
-            q, k, v = self.qkv_proj(x).split(self.n_embd, dim=-1)
+            q, k, v = self.c_attn(x).split(self.n_embd, dim=-1)
         else:
             q, k, v = self.q_proj(x), self.k_proj(x), self.v_proj(x)
         q, k, v = (split_heads(t, self.n_head) for t in (q, k, v))          # (B, H, T, head_size)
         out, weights = scaled_dot_product_attention(q, k, v, mask=mask, causal=causal, return_weights=True)
-        out = self.out_proj(merge_heads(out))
+        out = self.c_proj(merge_heads(out))
         return (out, weights) if return_weights else out

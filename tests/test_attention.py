@@ -130,11 +130,11 @@ def test_multihead_matches_torch_multiheadattention(gen, bias, causal):
     ours = MultiHeadAttention(16, 4, bias=bias)
     theirs = nn.MultiheadAttention(16, 4, bias=bias, batch_first=True)
     with torch.no_grad():
-        theirs.in_proj_weight.copy_(ours.qkv_proj.weight)
-        theirs.out_proj.weight.copy_(ours.out_proj.weight)
+        theirs.in_proj_weight.copy_(ours.c_attn.weight)
+        theirs.out_proj.weight.copy_(ours.c_proj.weight)
         if bias:
-            theirs.in_proj_bias.copy_(ours.qkv_proj.bias)
-            theirs.out_proj.bias.copy_(ours.out_proj.bias)
+            theirs.in_proj_bias.copy_(ours.c_attn.bias)
+            theirs.out_proj.bias.copy_(ours.c_proj.bias)
     x = torch.randn(3, 7, 16, generator=gen)
     out, w = ours(x, causal=causal, return_weights=True)
     blocked = ~causal_mask(7) if causal else None  # nn.MultiheadAttention: True = blocked
@@ -150,9 +150,9 @@ def test_separate_projections_equal_fused(gen):
     separate = MultiHeadAttention(12, 3, fused_qkv=False)
     with torch.no_grad():
         for i, proj in enumerate((separate.q_proj, separate.k_proj, separate.v_proj)):
-            proj.weight.copy_(fused.qkv_proj.weight[i * 12:(i + 1) * 12])
-            proj.bias.copy_(fused.qkv_proj.bias[i * 12:(i + 1) * 12])
-        separate.out_proj.load_state_dict(fused.out_proj.state_dict())
+            proj.weight.copy_(fused.c_attn.weight[i * 12:(i + 1) * 12])
+            proj.bias.copy_(fused.c_attn.bias[i * 12:(i + 1) * 12])
+        separate.c_proj.load_state_dict(fused.c_proj.state_dict())
     x = torch.randn(2, 5, 12, generator=gen)
     torch.testing.assert_close(separate(x, causal=True), fused(x, causal=True))
 
