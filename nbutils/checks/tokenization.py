@@ -1,4 +1,5 @@
-"""Checks for the tokenization exercises: ``count_pairs(ids)`` and ``merge(ids, pair, new_id)``.
+"""Checks for the tokenization exercises: ``count_pairs(ids)``, ``merge(ids, pair, new_id)`` and
+``bpe_encode(text, merges)``.
 
     from nbutils.checks.tokenization import check_count_pairs, check_merge
     check_count_pairs(count_pairs)   # prints "✓ ..." or raises CheckFailed with a hint
@@ -8,11 +9,11 @@ from __future__ import annotations
 
 from typing import Any, Callable
 
-from nbutils.checks.core import Case, run_check
+from nbutils.checks.core import Case, not_written_yet, run_check
 from nbutils.tokenizers.bpe import count_pairs as reference_count_pairs
 from nbutils.tokenizers.bpe import merge as reference_merge
 
-__all__ = ["check_count_pairs", "check_merge"]
+__all__ = ["check_count_pairs", "check_merge", "check_bpe_encode"]
 
 
 # --------------------------------------------------------------------------- count_pairs
@@ -129,6 +130,163 @@ def _diagnose_merge(case: Case, got: Any, expected: list[int]) -> str | None:
 
 def check_merge(merge: Callable[[list[int], tuple[int, int], int], list[int]]) -> None:
     """Check your ``merge(ids, pair, new_id)``: a new list with every occurrence of ``pair`` replaced."""
+    if callable(merge):
+        # an unwritten stub: say so and put the course's merge in the notebook (the wrapper below could not)
+        try:
+            merge([1, 2], (1, 2), 3)
+        except NotImplementedError:
+            not_written_yet("merge", merge, reference_merge)
+            return
+        except Exception:  # run_check reports the crash together with the input that caused it
+            pass
     student = _without_side_effects(merge) if callable(merge) else merge  # run_check explains a non-function
     run_check("merge", student, reference_merge, _MERGE_CASES,
                      diagnose=_diagnose_merge)
+
+
+# --------------------------------------------------------------------------- bpe_encode
+Merges = list  # [((a, b), new_id), ...] in the order they were learned: index 0 is rank 0
+
+
+def reference_bpe_encode(text: str, merges: Merges) -> list[int]:
+    """Encode ``text`` with learned BPE ``merges`` (no pre-split): start from its UTF-8 bytes, then
+    repeatedly merge the neighbouring pair whose merge was learned first (lowest rank), until no
+    neighbouring pair was ever merged."""
+    rank = {tuple(pair): r for r, (pair, _) in enumerate(merges)}
+    new_ids = {tuple(pair): new_id for pair, new_id in merges}
+    ids = list(text.encode("utf-8"))
+    while len(ids) >= 2:
+        pair = min(zip(ids, ids[1:]), key=lambda p: rank.get(p, len(rank)))
+        if pair not in rank:
+            break
+        ids = reference_merge(ids, pair, new_ids[pair])
+    return ids
+
+
+# Typical wrong encoders: the diagnosis runs them on the failing case and names the one the student wrote.
+def _left_to_right(text: str, merges: Merges) -> list[int]:
+    """Repeatedly merge the LEFTMOST neighbouring pair that has any merge, whatever its rank."""
+    new_ids = {tuple(pair): new_id for pair, new_id in merges}
+    ids = list(text.encode("utf-8"))
+    while True:
+        i = next((i for i in range(len(ids) - 1) if (ids[i], ids[i + 1]) in new_ids), None)
+        if i is None:
+            return ids
+        ids[i:i + 2] = [new_ids[(ids[i], ids[i + 1])]]
+
+
+def _by_frequency(text: str, merges: Merges) -> list[int]:
+    """Repeatedly merge the mergeable pair that is most frequent in the text (ties: lower rank)."""
+    rank = {tuple(pair): r for r, (pair, _) in enumerate(merges)}
+    new_ids = {tuple(pair): new_id for pair, new_id in merges}
+    ids = list(text.encode("utf-8"))
+    while True:
+        counts = reference_count_pairs(ids)
+        known = [p for p in counts if p in rank]
+        if not known:
+            return ids
+        pair = min(known, key=lambda p: (-counts[p], rank[p]))
+        ids = reference_merge(ids, pair, new_ids[pair])
+
+
+def _highest_rank_first(text: str, merges: Merges) -> list[int]:
+    """Repeatedly merge the mergeable pair learned LAST."""
+    return reference_bpe_encode(text, list(reversed(merges)))
+
+
+def _each_merge_once_newest_first(text: str, merges: Merges) -> list[int]:
+    """Replay every merge once, from the LAST learned to the first."""
+    ids = list(text.encode("utf-8"))
+    for pair, new_id in reversed(merges):
+        ids = reference_merge(ids, tuple(pair), new_id)
+    return ids
+
+
+def _one_merge_only(text: str, merges: Merges) -> list[int]:
+    """Merge the lowest-rank pair once and stop."""
+    rank = {tuple(pair): r for r, (pair, _) in enumerate(merges)}
+    new_ids = {tuple(pair): new_id for pair, new_id in merges}
+    ids = list(text.encode("utf-8"))
+    known = [p for p in zip(ids, ids[1:]) if p in rank]
+    if not known:
+        return ids
+    pair = min(known, key=rank.get)
+    return reference_merge(ids, pair, new_ids[pair])
+
+
+def _characters_not_bytes(text: str, merges: Merges) -> list[int]:
+    """Start from ord(character) instead of the UTF-8 bytes."""
+    rank = {tuple(pair): r for r, (pair, _) in enumerate(merges)}
+    new_ids = {tuple(pair): new_id for pair, new_id in merges}
+    ids = [ord(c) for c in text]
+    while len(ids) >= 2:
+        pair = min(zip(ids, ids[1:]), key=lambda p: rank.get(p, len(rank)))
+        if pair not in rank:
+            break
+        ids = reference_merge(ids, pair, new_ids[pair])
+    return ids
+
+
+_A, _B, _C = 97, 98, 99  # the bytes of "a", "b", "c"
+# the six merges learned by hand on "the cat and the hat and the bat" in notebook 01
+_TINY_MERGES = [((97, 116), 256), ((101, 32), 257), ((104, 257), 258), ((116, 258), 259), ((32, 97), 260),
+                ((32, 259), 261)]
+_BPE_ENCODE_CASES = [
+    Case(("", _TINY_MERGES), label='the empty text ""'),
+    Case(("a", _TINY_MERGES), label='"a" (one byte, nothing to merge)'),
+    Case(("abc", []), label='"abc" with no merges at all'),
+    Case(("é", _TINY_MERGES), label='"é" (one character, two UTF-8 bytes)'),
+    Case(("the hat", _TINY_MERGES), label='"the hat" with the six merges of the tiny text (merges build on merges)'),
+    Case(("abcbc", [((_A, _B), 256), ((_B, _C), 257)]),
+         label='"abcbc" with merges [ab -> 256, bc -> 257] (bc is more frequent here, but ab was learned first)'),
+    Case(("cabab", [((_A, _B), 256), ((_C, _A), 257)]),
+         label='"cabab" with merges [ab -> 256, ca -> 257] (ca comes first from the left, but ab was learned first)'),
+    Case((" at", _TINY_MERGES),
+         label='" at" with the six merges of the tiny text (" a" is further left, but "at" was learned first)'),
+    Case(("the cat sat at the mat", _TINY_MERGES), label='"the cat sat at the mat" with the six merges'),
+    Case(("aaaa", [((_A, _A), 256), ((256, 256), 257)]), label='"aaaa" with merges [aa -> 256, (256, 256) -> 257]'),
+]
+
+
+def _diagnose_bpe_encode(case: Case, got: Any, expected: list[int]) -> str | None:
+    text, merges = case.args
+    if got is None:
+        return "your function returns None: end it with `return ids`."
+    if isinstance(got, (bytes, str)):
+        return f"return a list of ids (ints), not {type(got).__name__}: for example list(text.encode('utf-8')) to start."
+    if not isinstance(got, list):
+        return f"return a list of ids, not a {type(got).__name__}."
+    wrong_ways = [
+        (_characters_not_bytes, "you started from the characters' code points (ord); BPE starts from the UTF-8 "
+                                "bytes: list(text.encode('utf-8')), so 'é' is the two ids [195, 169]."),
+        (_left_to_right, "you merged the leftmost pair that has a merge, whatever its rank. BPE must apply the "
+                         "merges in the order they were learned: among the neighbouring pairs, always merge the "
+                         "one with the LOWEST rank (earliest in `merges`) first, wherever it is. Left to right "
+                         "cuts the text differently from how training cut it."),
+        (_by_frequency, "you merged the pair that is most frequent in THIS text. Frequency decided the merges "
+                        "during training only; encoding replays them in their learned order: always merge the "
+                        "pair with the lowest rank (earliest in `merges`), however often it occurs here."),
+        (_highest_rank_first, "you applied the most recent merge first. Rank 0 (the first merge learned) must be "
+                              "applied first: later merges are built from the ids earlier merges create."),
+        (_each_merge_once_newest_first, "you applied the most recent merge first. Rank 0 (the first merge "
+                                        "learned) must be applied first: later merges are built from the ids "
+                                        "earlier merges create."),
+        (_one_merge_only, "you stopped after one merge. Repeat: after each merge look at the new neighbouring "
+                          "pairs again, until none of them has a merge."),
+    ]
+    for wrong, hint in wrong_ways:
+        try:
+            if got == wrong(text, merges) and got != expected:
+                return hint
+        except Exception:  # a wrong way that cannot run on this case does not explain it
+            continue
+    if len(got) > len(expected):
+        return ("some merges were not applied: keep going until no neighbouring pair of the CURRENT ids has a "
+                "merge (new ids make new pairs, e.g. (116, 258) after 'he ' became 258).")
+    return None
+
+
+def check_bpe_encode(bpe_encode: Callable[[str, list], list[int]]) -> None:
+    """Check your ``bpe_encode(text, merges)``: UTF-8 bytes, then merges applied lowest rank first."""
+    run_check("bpe_encode", bpe_encode, reference_bpe_encode, _BPE_ENCODE_CASES,
+              diagnose=_diagnose_bpe_encode)
