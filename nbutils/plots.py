@@ -223,3 +223,66 @@ def token_colours(pieces: Sequence[str], ids: Sequence[int] | None = None, *, ti
     heading = f"<div style='font-weight:bold;margin-bottom:2px'>{html.escape(title)}</div>" if title else ""
     count = f"<div style='color:#555;font-size:85%'>{len(pieces)} tokens</div>"
     return HTML(f"<div class='nbutils-tokens'>{heading}<div style='line-height:2.0'>{''.join(spans)}</div>{count}</div>")
+
+
+def gpt_diagram(ax=None, *, title: str | None = "A GPT: every block reads the residual stream and adds its result "
+                "back to it"):
+    """A diagram of a GPT (notebook 04): token ids, the embeddings, the residual stream with one block's two
+    branches (LayerNorm -> attention, LayerNorm -> MLP, each added back), the final LayerNorm and the tied
+    LM head. Draws into ``ax`` (a new 12 x 3.9 inch figure when None) and returns it."""
+    from matplotlib.patches import Circle, FancyBboxPatch
+
+    ax = _new_axes(ax, (12, 3.9))
+    ax.set_xlim(-0.1, 14.0)
+    ax.set_ylim(-1.4, 2.3)
+    ax.axis("off")
+    stream_colour, branch_colour = "#4c72b0", "#555555"
+
+    def box(x, y, label, colour, width=1.5, height=0.85):
+        ax.add_patch(FancyBboxPatch((x - width / 2, y - height / 2), width, height,
+                                    boxstyle="round,pad=0.04", fc=colour, ec="black", lw=1))
+        ax.text(x, y, label, ha="center", va="center", fontsize=9.5)
+
+    def arrow(x0, y0, x1, y1, colour="black", lw=1.4):
+        ax.annotate("", xy=(x1, y1), xytext=(x0, y0),
+                    arrowprops=dict(arrowstyle="-|>", color=colour, lw=lw, shrinkA=0, shrinkB=0))
+
+    def plus(x):
+        ax.add_patch(Circle((x, 0), 0.2, fc="white", ec="black", lw=1.2, zorder=3))
+        ax.text(x, 0, "+", ha="center", va="center", fontsize=13, zorder=4)
+
+    box(0.75, 0, "token ids\n(B, T)", "#eeeeee", width=1.3)
+    arrow(1.4, 0, 1.9, 0)
+    box(2.75, 0, "token emb.\n+ position emb.", "#cfe3f7", width=1.7)
+    # the residual stream: embeddings -> block -> final LayerNorm
+    arrow(3.6, 0, 6.1, 0, stream_colour, lw=3)
+    arrow(6.3, 0, 8.8, 0, stream_colour, lw=3)
+    arrow(9.0, 0, 9.85, 0, stream_colour, lw=3)
+    ax.text(5.2, -0.3, "residual stream x, (B, T, C)", ha="center", va="top", fontsize=9, color=stream_colour)
+    # the two branches of one block: read (through a LayerNorm), compute, add back
+    for start, end, label, colour in ((4.3, 6.2, "LayerNorm\n→ attention", "#fbd9b5"),
+                                      (6.9, 8.9, "LayerNorm\n→ MLP", "#cdebc5")):
+        middle = (start + end) / 2
+        ax.plot([start, start], [0, 1.3], color=branch_colour, lw=1.4)
+        arrow(start, 1.3, middle - 0.84, 1.3, branch_colour)
+        box(middle, 1.3, label, colour, width=1.6)
+        ax.plot([middle + 0.8, end], [1.3, 1.3], color=branch_colour, lw=1.4)
+        arrow(end, 1.3, end, 0.2, branch_colour)
+        plus(end)
+    ax.add_patch(FancyBboxPatch((3.95, -0.62), 5.3, 2.55, boxstyle="round,pad=0.02", fc="none",
+                                ec="gray", ls="--", lw=1.2))
+    ax.text(4.05, 2.05, "one block, repeated n_layer times", fontsize=9.5, color="gray", va="bottom")
+    box(10.7, 0, "final\nLayerNorm", "#e2d5f2", width=1.3)
+    arrow(11.35, 0, 11.75, 0)
+    box(12.5, 0, "LM head\nlogits (B, T, V)", "#f6c9d3", width=1.5)
+    # weight tying: the head reuses the token embedding matrix
+    ax.annotate("", xy=(12.5, -0.45), xytext=(2.75, -0.45),
+                arrowprops=dict(arrowstyle="<|-|>", color="#c44e52", lw=1.2, ls="--",
+                                connectionstyle="arc3,rad=0.12", shrinkA=0, shrinkB=0))
+    ax.text(7.6, -1.2, "the same matrix (weight tying)", ha="center", fontsize=9, color="#c44e52")
+    if title:
+        ax.set_title(title)
+    return ax
+
+
+__all__ += ["gpt_diagram"]

@@ -10,18 +10,19 @@ from nbutils.checks.classification import check_accuracy, check_last_token_logit
 from nbutils.checks.core import Case, CheckFailed, run_check
 from nbutils.checks.counting import check_next_word_counts
 from nbutils.checks.generation import check_top_k, check_top_p
-from nbutils.checks.model import check_parameter_count
+from nbutils.checks.model import check_block_forward, check_layer_norm, check_parameter_count
 from nbutils.checks.probability import check_cross_entropy, check_softmax
-from nbutils.checks.tokenization import check_count_pairs, check_merge
+from nbutils.checks.tokenization import check_bpe_encode, check_count_pairs, check_merge
 from nbutils.checks.training import check_shift_by_one, check_training_step
 from nbutils.checks.translation import check_mask_prompt, check_ngram_precision_recall
 
 __all__ = [
     "Case", "CheckFailed", "run_check",
     "check_next_word_counts",                      # 00
-    "check_count_pairs", "check_merge",            # 01
+    "check_count_pairs", "check_merge", "check_bpe_encode",  # 01
     "check_softmax", "check_cross_entropy",        # 02
     "check_attention", "check_causal_attention",   # 03
+    "check_layer_norm", "check_block_forward",     # 04
     "check_parameter_count",                       # 04
     "check_shift_by_one", "check_training_step",   # 05
     "check_top_k", "check_top_p",                  # 06
