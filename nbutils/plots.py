@@ -141,7 +141,8 @@ def attention_map(
 
 def attention_heads(weights, tokens: Sequence[str] | None = None, *, ncols: int = 4, title: str | None = None,
                     head_names: Sequence[str] | None = None):
-    """Draw a grid of attention maps, one per head. ``weights`` has shape (n_head, T, T). Returns the figure."""
+    """Draw a grid of attention maps, one per head, each with its colour bar. ``weights`` has shape (n_head, T, T).
+    Returns the figure."""
     stack = _as_array(weights)
     if stack.ndim != 3:
         raise ValueError(f"attention_heads expects (n_head, T, T) weights, got shape {stack.shape}")
@@ -156,7 +157,8 @@ def attention_heads(weights, tokens: Sequence[str] | None = None, *, ncols: int 
             ax.axis("off")
             continue
         name = head_names[h] if head_names else f"head {h}"
-        attention_map(stack[h], tokens, title=name, annotate=False, colorbar=False, ax=ax)
+        # each panel has its own colour scale (0 to its largest weight), so each gets its own colour bar
+        attention_map(stack[h], tokens, title=name, annotate=False, colorbar=True, ax=ax)
         if h % ncols:
             ax.set_ylabel("")
         if h // ncols < nrows - 1:
