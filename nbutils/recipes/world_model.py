@@ -14,8 +14,8 @@ The recipe:
 4. the course's ``Trainer``: AdamW (decay 0.1 on matrices), 100 warm-up steps, cosine from 2e-3 to 2e-4,
    clipping at 1.0, batches of 32 rows of 256 tokens (8,192 tokens per step), 3,000 steps (24.6M tokens);
 5. at 24 points of training (densest between 9M and 21M tokens, where the answers were seen to jump) the
-   model is scored by ``nbutils.evaluate.evaluate_world`` on 1,015 held-out stories (the 215 validation
-   stories of ``default_corpus()`` and 800 stories of ``generate_corpus(7)``): loss from each story's start
+   model is scored by ``nbutils.evaluate.evaluate_world`` on 600 held-out stories (the 215 validation
+   stories of ``default_corpus()`` and 385 stories of ``generate_corpus(7)``): loss from each story's start
    against the exact entropy floor of the same stories, and greedy answers to every "Where is X?" (answerable /
    not, by distance, by how the fact was stated). The record is written to ``record.json`` after every point;
    the model at every point is kept in ``snapshots/`` (a few of them ship, chosen after the run).
@@ -42,7 +42,7 @@ def eval_stories():
     """The held-out stories every point of the record is scored on (none of them is in the training stream)."""
     from nbutils.world import default_corpus, generate_corpus
 
-    return list(default_corpus(0).val_stories) + list(generate_corpus(7, n_stories=800, val_fraction=0.0).stories)
+    return list(default_corpus(0).val_stories) + list(generate_corpus(7, n_stories=385, val_fraction=0.0).stories)
 
 
 def main(argv: Sequence[str] | None = None) -> int:
