@@ -14,18 +14,52 @@ also crops the input to ``context_length``).
 Speed: attention runs through torch's fused ``scaled_dot_product_attention``. When the attention weights are
 asked for (``return_attention=True``), the same attention is computed step by step instead, which gives the
 same logits and exposes the weights.
+
+**Hook points**, for reading or changing what flows through the model (probes, activation patching, head
+ablation). Each has a name, and ``model.hooked({name: fn, ...})`` calls ``fn(tensor, name)`` when the tensor
+passes; ``fn`` returns ``None`` to only look, or a tensor of the same shape to use instead::
+
+    embed                  the residual stream before block 0 (token + position embedding)     (B, T, C)
+    blocks.{i}.resid_mid   the stream inside block i, after attention, before the MLP            (B, T, C)
+    blocks.{i}.resid_post  the stream after block i                                              (B, T, C)
+    blocks.{i}.head_out    each head's output in block i, before c_proj mixes the heads    (B, n_head, T, C/n_head)
+
+``model.run_with_cache(idx)`` returns the logits and every hook point's tensor (``HOOK_POINTS`` lists the
+kinds). Without hooks the model runs exactly as without this machinery.
 """
 
 from __future__ import annotations
 
 import math
+from contextlib import contextmanager
 from dataclasses import dataclass
+from typing import Callable, Iterator, Mapping
 
 import torch
 import torch.nn as nn
 import torch.nn.functional as F
 
-__all__ = ["GPTConfig", "GPT", "Block", "CausalSelfAttention", "MLP"]
+__all__ = ["GPTConfig", "GPT", "Block", "CausalSelfAttention", "MLP", "HOOK_POINTS", "Hook"]
+
+#: The kinds of hook points inside each block (plus "embed" before the first block).
+HOOK_POINTS = ("resid_mid", "resid_post", "head_out")
+
+#: A hook: called with the tensor and its hook point's name; returns None (only look) or a replacement.
+Hook = Callable[[torch.Tensor, str], "torch.Tensor | None"]
+
+
+def _run_hook(hooks: Mapping[str, Hook], name: str, x: torch.Tensor) -> torch.Tensor:
+    """Apply the hook registered under ``name``, if any; a replacement must keep the shape."""
+    fn = hooks.get(name)
+    if fn is None:
+        return x
+    out = fn(x, name)
+    if out is None:
+        return x
+    if not isinstance(out, torch.Tensor) or out.shape != x.shape:
+        got = tuple(out.shape) if isinstance(out, torch.Tensor) else type(out).__name__
+        raise ValueError(f"the hook at {name!r} must return None or a tensor of shape {tuple(x.shape)}, got {got}")
+    return out
 
 
 @dataclass
@@ -65,6 +99,7 @@ class CausalSelfAttention(nn.Module):
         self.c_attn = nn.Linear(config.n_embd, 3 * config.n_embd, bias=config.bias)
         self.c_proj = nn.Linear(config.n_embd, config.n_embd, bias=config.bias)
         self.resid_dropout = nn.Dropout(config.dropout)
+        self.name, self.hooks = "attn", {}  # set by GPT: the block's name and the model's hooks
 
     def forward(self, x: torch.Tensor, return_attention: bool = False):
         """x (B, T, C) -> (B, T, C); with ``return_attention=True`` also the weights (B, n_head, T, T)."""
@@ -84,6 +119,7 @@ class CausalSelfAttention(nn.Module):
             y = F.dropout(weights, p=dropout_p, training=self.training) @ v
         else:
             y = F.scaled_dot_product_attention(q, k, v, dropout_p=dropout_p, is_causal=True)
+        y = _run_hook(self.hooks, f"{self.name}.head_out", y)  # (B, n_head, T, head_size)
         y = y.transpose(1, 2).reshape(B, T, C)  # put the heads side by side again
         y = self.resid_dropout(self.c_proj(y))
         return y, weights
@@ -113,12 +149,13 @@ class Block(nn.Module):
         self.attn = CausalSelfAttention(config)
         self.ln_2 = nn.LayerNorm(config.n_embd, bias=config.bias)
         self.mlp = MLP(config)
+        self.name, self.hooks = "block", {}  # set by GPT: "blocks.{i}" and the model's hooks
 
     def forward(self, x: torch.Tensor, return_attention: bool = False):
         """x (B, T, C) -> (x, attention weights or None)."""
         attended, weights = self.attn(self.ln_1(x), return_attention)
-        x = x + attended
-        x = x + self.mlp(self.ln_2(x))
+        x = _run_hook(self.hooks, f"{self.name}.resid_mid", x + attended)
+        x = _run_hook(self.hooks, f"{self.name}.resid_post", x + self.mlp(self.ln_2(x)))
         return x, weights
 
 
@@ -140,6 +177,10 @@ class GPT(nn.Module):
         # Both modules now hold the very same Parameter (one storage, counted once, trained once).
         self.lm_head.weight = self.wte.weight
         self._init_weights()
+        self.hooks: dict[str, Hook] = {}  # hook point name -> hook; see the module docstring and hooked()
+        for i, block in enumerate(self.blocks):
+            block.name = block.attn.name = f"blocks.{i}"
+            block.hooks = block.attn.hooks = self.hooks  # one dict, shared: hooked() fills and empties it
 
     def _init_weights(self) -> None:
         """GPT-2's initialisation: every weight ~ N(0, 0.02^2), biases 0, LayerNorms at weight 1 / bias 0.
@@ -193,7 +234,43 @@ class GPT(nn.Module):
     def _embed(self, idx: torch.Tensor) -> torch.Tensor:
         """Token embedding + position embedding (then dropout): the residual stream before block 0."""
         positions = torch.arange(idx.shape[1], device=idx.device)
-        return self.drop(self.wte(idx) + self.wpe(positions))
+        return _run_hook(self.hooks, "embed", self.drop(self.wte(idx) + self.wpe(positions)))
+
+    # ---- hooks ---------------------------------------------------------------------------------------------
+    def hook_names(self) -> list[str]:
+        """Every hook point of this model, in the order the forward pass reaches them."""
+        return ["embed"] + [f"blocks.{i}.{kind}" for i in range(self.config.n_layer)
+                            for kind in ("head_out", "resid_mid", "resid_post")]
+
+    @contextmanager
+    def hooked(self, hooks: Mapping[str, Hook]) -> Iterator["GPT"]:
+        """Run the model with ``hooks`` (hook point name -> ``fn(tensor, name)``) inside a ``with`` block.
+
+        >>> with model.hooked({"blocks.1.resid_post": lambda x, name: x * 0}):   # doctest: +SKIP
+        ...     logits, _ = model(idx)
+        """
+        unknown = sorted(set(hooks) - set(self.hook_names()))
+        if unknown:
+            raise KeyError(f"unknown hook points {unknown}; this model has {self.hook_names()}")
+        if self.hooks:
+            raise RuntimeError("hooks are already set on this model (hooked() blocks do not nest)")
+        self.hooks.update(hooks)
+        try:
+            yield self
+        finally:
+            self.hooks.clear()
+
+    @torch.no_grad()
+    def run_with_cache(self, idx: torch.Tensor, names: list[str] | None = None) -> tuple[torch.Tensor, dict[str, torch.Tensor]]:
+        """Logits and a copy of every hook point's tensor (or only ``names``), for probes and patching."""
+        cache: dict[str, torch.Tensor] = {}
+
+        def keep(x: torch.Tensor, name: str) -> None:
+            cache[name] = x.detach().clone()
+
+        with self.hooked({name: keep for name in (names if names is not None else self.hook_names())}):
+            logits, _ = self(idx)
+        return logits, cache
 
     def forward(self, idx: torch.Tensor, targets: torch.Tensor | None = None, return_attention: bool = False):
         """Score the next token at every position.
@@ -228,14 +305,11 @@ class GPT(nn.Module):
     def residual_stream(self, idx: torch.Tensor) -> list[torch.Tensor]:
         """The residual stream at every depth, for probes: a list of n_layer + 1 tensors of shape (B, T, C),
         the embeddings first and then the stream after each block (before the final LayerNorm).
-        Runs without gradients; call ``model.eval()`` first so that dropout is off."""
-        self._check_idx(idx)
-        x = self._embed(idx)
-        states = [x]
-        for block in self.blocks:
-            x, _ = block(x)
-            states.append(x)
-        return states
+        Runs without gradients; call ``model.eval()`` first so that dropout is off. The same forward pass as
+        ``forward``, read at its hook points (see ``run_with_cache``)."""
+        names = ["embed"] + [f"blocks.{i}.resid_post" for i in range(self.config.n_layer)]
+        _, cache = self.run_with_cache(idx, names)
+        return [cache[name] for name in names]
 
     # ---- counting parameters -------------------------------------------------------------------------------
     def num_parameters(self, non_embedding: bool = False) -> int:

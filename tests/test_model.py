@@ -296,3 +296,79 @@ def test_check_parameter_count_hints():
     _expect_hint(lambda c: _count(c, mlp_width=2), "4 * n_embd")
     _expect_hint(lambda c: _count(c, positions=False, head_twice=True), "two things", "position", "tied")
     _expect_hint(lambda c: float(_count(c)) + 0.5, "whole number")
+
+
+# ---------------------------------------------------------------- hook points: reading and patching the stream
+def _hook_model() -> GPT:
+    torch.manual_seed(0)
+    return GPT(GPTConfig(vocab_size=50, context_length=16, n_layer=3, n_head=2, n_embd=16)).eval()
+
+
+def test_run_with_cache_reads_every_hook_point():
+    model = _hook_model()
+    idx = torch.randint(50, (2, 9))
+    logits, cache = model.run_with_cache(idx)
+    assert set(cache) == set(model.hook_names())
+    assert cache["embed"].shape == (2, 9, 16) and cache["blocks.2.head_out"].shape == (2, 2, 9, 8)
+    torch.testing.assert_close(logits, model(idx)[0])
+    # the last resid_post through the final LayerNorm and the head gives the logits
+    torch.testing.assert_close(model.lm_head(model.ln_f(cache["blocks.2.resid_post"])), logits)
+    states = model.residual_stream(idx)
+    torch.testing.assert_close(states[1], cache["blocks.0.resid_post"])
+    assert model.hooks == {}  # nothing left behind
+
+
+def test_patching_with_own_activations_changes_nothing_and_with_another_runs_reproduces_it():
+    model = _hook_model()
+    clean, corrupt = torch.randint(50, (1, 10)), torch.randint(50, (1, 10))
+    clean_logits, clean_cache = model.run_with_cache(clean)
+    corrupt_logits, _ = model.run_with_cache(corrupt)
+    for name in model.hook_names():
+        with model.hooked({name: lambda x, n: clean_cache[n]}):
+            torch.testing.assert_close(model(clean)[0], clean_logits, rtol=0, atol=0)
+    # the whole stream after block 1 taken from the clean run: everything downstream is the clean run
+    with model.hooked({"blocks.1.resid_post": lambda x, n: clean_cache[n]}):
+        torch.testing.assert_close(model(corrupt)[0], clean_logits)
+    # one position patched: positions before it cannot see it (causal), positions from it on change
+    def patch_position(x, n, p=6):
+        x = x.clone()
+        x[:, p] = clean_cache[n][:, p]
+        return x
+
+    with model.hooked({"blocks.0.resid_post": patch_position}):
+        patched = model(corrupt)[0]
+    torch.testing.assert_close(patched[:, :6], corrupt_logits[:, :6])
+    assert not torch.allclose(patched[:, 6:], corrupt_logits[:, 6:])
+
+
+def test_zero_ablating_a_head_equals_removing_its_columns_of_c_proj():
+    model = _hook_model()
+    idx = torch.randint(50, (2, 8))
+
+    def zero_head_1(x, name):
+        x = x.clone()
+        x[:, 1] = 0
+        return x
+
+    with model.hooked({"blocks.0.head_out": zero_head_1}):
+        ablated = model(idx)[0]
+    reference = _hook_model()
+    with torch.no_grad():
+        reference.blocks[0].attn.c_proj.weight[:, 8:16] = 0  # head 1 reads dimensions 8..15 of the merged output
+    torch.testing.assert_close(ablated, reference(idx)[0])
+
+
+def test_hook_errors_are_clear():
+    model = _hook_model()
+    idx = torch.randint(50, (1, 4))
+    with pytest.raises(KeyError, match="unknown hook points"):
+        with model.hooked({"blocks.9.resid_post": lambda x, n: None}):
+            pass
+    with pytest.raises(ValueError, match="must return None or a tensor of shape"):
+        with model.hooked({"embed": lambda x, n: x[:, :2]}):
+            model(idx)
+    with model.hooked({"embed": lambda x, n: None}):
+        with pytest.raises(RuntimeError, match="do not nest"):
+            with model.hooked({"embed": lambda x, n: None}):
+                pass
+    assert model.hooks == {}
