@@ -42,6 +42,7 @@ from nbutils.device import device_of
 __all__ = [
     "DEFAULT_OUT", "DEFAULT_STEPS", "VOCAB_SIZE", "BATCH_SIZE", "course_tokenizer", "course_model_config",
     "course_train_config", "validation_loss", "pretrain", "load_course_model", "main",
+    "segment_starts", "sliding_window_losses",
 ]
 
 DEFAULT_OUT = Path(__file__).resolve().parent / "assets" / "course_model"
@@ -132,6 +133,89 @@ def validation_loss(model: torch.nn.Module, ids: torch.Tensor, max_windows: int 
     finally:
         model.train(was_training)
     return total / count, count
+
+
+def segment_starts(ids: torch.Tensor, separator: Sequence[int]) -> list[int]:
+    """The positions in ``ids`` where the token sequence ``separator`` begins (non-overlapping, in order).
+
+    For the toy world's text, ``separator = tokenizer.encode("\\n\\n")`` (the blank line between two stories)
+    gives where each story after the first ends; ``sliding_window_losses(..., resets=...)`` uses them so that
+    no token is predicted from the text of another story.
+    """
+    sep = [int(i) for i in separator]
+    if not sep:
+        raise ValueError("the separator needs at least one token id")
+    values = ids.tolist()
+    found, i = [], 0
+    while i + len(sep) <= len(values):
+        if values[i:i + len(sep)] == sep:
+            found.append(i)
+            i += len(sep)
+        else:
+            i += 1
+    return found
+
+
+@torch.no_grad()
+def sliding_window_losses(model: torch.nn.Module, ids: torch.Tensor, resets: Sequence[int] | None = None,
+                          batch_size: int = 64) -> torch.Tensor:
+    """The loss (nats) of every token ``ids[1:]``, each predicted from as much text before it as the model reads.
+
+    Target ``t`` (``1 <= t < len(ids)``) is predicted from ``ids[a:t]`` with ``a = max(r, t - context_length)``,
+    where ``r`` is the last reset position before ``t`` (``resets``: positions where a new piece of text
+    begins, such as ``segment_starts``; 0 when none). So every token sees the whole model context of text
+    before it, or everything since the last reset when that is shorter; unlike ``validation_loss``, no token
+    is cut off from its past by a window boundary. Returns a float tensor of ``len(ids) - 1`` losses
+    (``out[t - 1]`` belongs to ``ids[t]``); their mean is comparable with ``validation_loss``, which scores
+    the same tokens.
+
+    Cost: one forward pass per window of ``context_length`` tokens after each reset, plus one window per
+    token that lies more than ``context_length`` tokens after its reset (those are scored one at a time).
+    """
+    if not isinstance(ids, torch.Tensor) or ids.dim() != 1 or len(ids) < 2:
+        raise ValueError("ids must be a 1-D tensor of at least 2 token ids")
+    T = model.config.context_length
+    n = len(ids)
+    points = sorted({0, *[int(r) for r in (resets or [])]})
+    if points[-1] >= n or points[0] < 0:
+        raise ValueError(f"resets must lie in 0 .. {n - 1}")
+    device = device_of(model)
+    was_training = model.training
+    model.eval()
+    out = torch.full((n - 1,), float("nan"))
+    # jobs: (window start, window end, first target scored): one window ids[start:end] scores targets
+    # first .. end - 1, each from ids[start:target]
+    jobs: list[tuple[int, int, int]] = []
+    bounds = points + [n]
+    for r, next_r in zip(bounds[:-1], bounds[1:]):
+        last = next_r if next_r < n else n - 1  # the segment's targets are r + 1 .. next_r (the next reset's
+        # first token is still predicted from this segment), and never beyond n - 1
+        first_end = min(r + T, last)
+        if first_end >= r + 1:
+            jobs.append((r, first_end + 1, r + 1))
+        for t in range(r + T + 1, last + 1):
+            jobs.append((t - T, t + 1, t))
+    try:
+        full = [job for job in jobs if job[1] - job[0] == T + 1]
+        short = [job for job in jobs if job[1] - job[0] != T + 1]
+        for i in range(0, len(full), batch_size):
+            chunk = full[i:i + batch_size]
+            index = torch.tensor([s for s, _, _ in chunk])[:, None] + torch.arange(T + 1)
+            window = ids[index].to(device)
+            logits, _ = model(window[:, :-1])
+            losses = torch.nn.functional.cross_entropy(logits.float().transpose(1, 2), window[:, 1:],
+                                                       reduction="none").cpu()
+            for row, (s, e, first) in enumerate(chunk):
+                out[first - 1:e - 1] = losses[row, first - s - 1:]
+        for s, e, first in short:
+            window = ids[s:e].to(device)[None]
+            logits, _ = model(window[:, :-1])
+            losses = torch.nn.functional.cross_entropy(logits[0].float(), window[0, 1:], reduction="none").cpu()
+            out[first - 1:e - 1] = losses[first - s - 1:]
+    finally:
+        model.train(was_training)
+    assert not torch.isnan(out).any(), "every target is scored once"
+    return out
 
 
 # ----------------------------------------------------------------------------------------- training
