@@ -190,6 +190,11 @@ def run(n_samples: int) -> dict:
     }
 
 
+def load_results(path: str | Path | None = None) -> dict:
+    """The stored result of the command (``nbutils/assets/sample_quality.json`` by default)."""
+    return json.loads(Path(path or OUT).read_text(encoding="utf-8"))
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m nbutils.experiments.sample_quality",
                                      description=__doc__.split("\n")[0])
