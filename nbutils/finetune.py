@@ -48,7 +48,8 @@ from nbutils.model import GPT
 
 __all__ = [
     "hidden_states", "encode_texts", "pad_batch", "last_token_states", "GPTClassifier", "train_classifier",
-    "predict", "predict_proba", "last_token_features", "accuracy", "confusion_matrix",
+    "predict", "predict_proba", "last_token_features", "last_word_positions", "pooled_features", "accuracy",
+    "confusion_matrix",
     "BagOfWords", "LogisticRegression", "BowClassifier",
 ]
 
@@ -299,6 +300,83 @@ def last_token_features(gpt: GPT, texts: Sequence[str], tokenizer, batch_size: i
         for start in range(0, len(encoded), batch_size):
             idx, lengths = pad_batch(encoded[start:start + batch_size], pad_id, device)
             features[start:start + len(lengths)] = last_token_states(hidden_states(gpt, idx), lengths).float().cpu()
+    finally:
+        gpt.train(was_training)
+    return features
+
+
+def last_word_positions(tokenizer, texts: Sequence[str], words: Sequence[str]) -> list[int | None]:
+    """For each text, the index of the token that ends the *last* occurrence of any of ``words`` (whole
+    words, case-insensitive), or ``None`` when the text contains none of them.
+
+    Token boundaries come from ``tokenizer.token_str``: the token strings of a text must add up to the text
+    (true for the course tokenizers). "I do not hate it." with ``words=["hate"]`` gives the position of " hate".
+    """
+    if not words:
+        raise ValueError("need at least one word")
+    pattern = re.compile(r"\b(" + "|".join(re.escape(w) for w in words) + r")\b", flags=re.IGNORECASE)
+    positions: list[int | None] = []
+    for text in texts:
+        ids = tokenizer.encode(text)
+        pieces = [tokenizer.token_str(i) for i in ids]
+        if "".join(pieces) != text:
+            raise ValueError(f"the token strings of {text!r} do not add up to the text")
+        found = list(pattern.finditer(text))
+        if not found:
+            positions.append(None)
+            continue
+        end = found[-1].end()  # the character just after the word
+        position, covered = 0, 0
+        for position, piece in enumerate(pieces):
+            covered += len(piece)
+            if covered >= end:
+                break
+        positions.append(position)
+    return positions
+
+
+@torch.no_grad()
+def pooled_features(gpt: GPT, texts: Sequence[str], tokenizer, pooling: str = "last",
+                    positions: Sequence[int | None] | None = None, batch_size: int = 256,
+                    pad_id: int = 0) -> torch.Tensor:
+    """One vector per text from the frozen body's hidden states (after the final LayerNorm), (N, C) on the CPU.
+
+    ``pooling="last"``: the last real token (as ``last_token_features``); ``"mean"``: the average over the
+    real tokens (never the padding); ``"position"``: the token at ``positions[i]`` of text ``i`` (e.g. from
+    ``last_word_positions``; ``None`` falls back to the last real token).
+    """
+    if pooling not in ("last", "mean", "position"):
+        raise ValueError(f"pooling must be 'last', 'mean' or 'position', got {pooling!r}")
+    if len(texts) == 0:
+        raise ValueError("there are no texts")
+    if (pooling == "position") != (positions is not None):
+        raise ValueError("positions go with pooling='position' (and only with it)")
+    if positions is not None and len(positions) != len(texts):
+        raise ValueError(f"{len(positions)} positions for {len(texts)} texts")
+    was_training = gpt.training
+    gpt.eval()
+    device = device_of(gpt)
+    encoded = encode_texts(tokenizer, texts, gpt.config.context_length)
+    features = torch.empty(len(encoded), gpt.config.n_embd)
+    try:
+        for start in range(0, len(encoded), batch_size):
+            idx, lengths = pad_batch(encoded[start:start + batch_size], pad_id, device)
+            hidden = hidden_states(gpt, idx)
+            if pooling == "mean":
+                mask = (torch.arange(idx.shape[1], device=device)[None, :] < lengths[:, None]).to(hidden.dtype)
+                vectors = (hidden * mask[..., None]).sum(dim=1) / lengths[:, None].to(hidden.dtype)
+            else:
+                at = lengths - 1
+                if pooling == "position":
+                    chosen = [p for p in positions[start:start + len(lengths)]]
+                    for b, p in enumerate(chosen):
+                        if p is not None:
+                            if not 0 <= p < int(lengths[b]):
+                                raise ValueError(f"position {p} is outside text {start + b} "
+                                                 f"({int(lengths[b])} tokens)")
+                            at[b] = p
+                vectors = hidden[torch.arange(len(lengths), device=device), at]
+            features[start:start + len(lengths)] = vectors.float().cpu()
     finally:
         gpt.train(was_training)
     return features

@@ -357,13 +357,26 @@ def test_check_accuracy_accepts_the_reference_and_explains_mistakes():
         check_accuracy(max_values)
 
 
+def test_check_accuracy_gives_back_the_imported_accuracy_when_a_student_shadows_it(capsys):
+    from nbutils.finetune import accuracy as imported
+
+    namespace = {"accuracy": imported}
+    exec("def accuracy(logits, labels):\n    return (logits.argmax(dim=-1) == labels).float().mean().item()\n",
+         namespace)
+    mine = namespace["accuracy"]
+    check_accuracy(mine)
+    assert namespace["accuracy"] is imported and namespace["accuracy_from_logits"] is mine
+    assert "accuracy_from_logits" in capsys.readouterr().out
+
+
 # ------------------------------------------------------------------------------------------ the experiment
 def test_sentiment_curves_helpers_and_a_tiny_run():
     from nbutils.experiments.sentiment_curves import balanced_subset, plot_curves, run_curves, seeds_for, steps_for
     from nbutils.world import sentiment_dataset
 
     assert [steps_for(n) for n in (16, 256, 4000)] == [40, 120, 300]
-    assert [seeds_for(n) for n in (16, 1024, 4000)] == [3, 2, 1]
+    assert [seeds_for(n) for n in (16, 1024, 4000)] == [3, 3, 3]
+    assert seeds_for(4000, max_seeds=1) == 1
     data = sentiment_dataset(seed=0, n_train=40, n_val=0, n_test=20, n_hard=10)
     subset = balanced_subset(data.train, 10, seed=0)
     assert len(subset) == 10 and sum(r.label for r in subset) == 5
@@ -378,7 +391,67 @@ def test_sentiment_curves_helpers_and_a_tiny_run():
     assert all(0.0 <= run["test"] <= 1.0 and 0.0 <= run["hard"] <= 1.0 for run in result["runs"])
     assert set(result["summary"]) == {"finetune", "frozen", "bow"}
     assert result["summary"]["bow"]["size"] == [8, 40]
+    assert all("l2" in run for run in result["runs"] if run["method"] == "frozen")
     plot_curves(result, split="hard")
+
+
+def test_the_frozen_head_takes_its_l2_from_the_validation_split():
+    from nbutils.experiments.sentiment_curves import FROZEN_L2_GRID, run_curves
+    from nbutils.world import sentiment_dataset
+
+    data = sentiment_dataset(seed=0, n_train=40, n_val=20, n_test=20, n_hard=10)
+    tokenizer = CharTokenizer.train("".join(r.text for r in data.train + data.val + data.test + data.hard))
+    gpt = tiny_gpt(vocab_size=tokenizer.vocab_size, context_length=64)
+    result = run_curves(gpt, tokenizer, data, sizes=(20,), methods=("frozen",), max_seeds=2, device="cpu",
+                        say=lambda line: None)
+    assert [run["seed"] for run in result["runs"]] == [0, 1]
+    assert all(run["l2"] in FROZEN_L2_GRID for run in result["runs"])
+
+
+def test_paired_differences_and_their_interval():
+    from nbutils.experiments.sentiment_curves import paired_differences, t_quantile_975
+
+    assert t_quantile_975(2) == 4.303 and t_quantile_975(100) == 1.96
+    with pytest.raises(ValueError):
+        t_quantile_975(0)
+    runs = [{"method": m, "size": n, "seed": s, "test": a, "hard": 0.5}
+            for m, n, s, a in [("finetune", 16, 0, 0.6), ("finetune", 16, 1, 0.7), ("finetune", 16, 2, 0.8),
+                               ("scratch", 16, 0, 0.5), ("scratch", 16, 1, 0.5), ("scratch", 16, 2, 0.5),
+                               ("finetune", 64, 0, 0.9), ("scratch", 64, 0, 0.8)]]
+    rows = paired_differences({"runs": runs, "sizes": [16, 64]}, "finetune", "scratch", "test")
+    assert [row["size"] for row in rows] == [16, 64]
+    assert rows[0]["differences"] == pytest.approx([0.1, 0.2, 0.3])
+    assert rows[0]["mean"] == pytest.approx(0.2)
+    half = 4.303 * 0.1 / 3 ** 0.5  # t(2) * stdev / sqrt(3)
+    assert (rows[0]["low"], rows[0]["high"]) == pytest.approx((0.2 - half, 0.2 + half))
+    assert rows[1]["low"] is None and rows[1]["mean"] == pytest.approx(0.1)  # one seed: no interval
+    assert paired_differences({"runs": runs, "sizes": [16]}, split="hard")[0]["mean"] == 0.0
+
+
+def test_last_word_positions_and_pooled_features():
+    from nbutils.finetune import last_word_positions, pooled_features
+
+    tokenizer = CharTokenizer.train("abcx ")
+    texts = ["ab cx", "cx ab", "xx"]
+    assert last_word_positions(tokenizer, texts, ["ab"]) == [1, 4, None]  # the token that ends the word
+    assert last_word_positions(tokenizer, ["ab cab"], ["ab"]) == [1]     # whole words only
+    with pytest.raises(ValueError):
+        last_word_positions(tokenizer, texts, [])
+    gpt = tiny_gpt(vocab_size=tokenizer.vocab_size, context_length=16)
+    last = pooled_features(gpt, texts, tokenizer)
+    assert torch.allclose(last, last_token_features(gpt, texts, tokenizer))
+    with torch.no_grad():
+        hidden = [hidden_states(gpt, torch.tensor([tokenizer.encode(t)]))[0] for t in texts]
+    mean = pooled_features(gpt, texts, tokenizer, "mean", batch_size=2)  # padding must not count
+    assert torch.allclose(mean, torch.stack([h.mean(dim=0) for h in hidden]), atol=1e-5)
+    at = pooled_features(gpt, texts, tokenizer, "position", positions=[1, 4, None])
+    assert torch.allclose(at, torch.stack([hidden[0][1], hidden[1][4], hidden[2][-1]]), atol=1e-5)
+    with pytest.raises(ValueError):
+        pooled_features(gpt, texts, tokenizer, "position", positions=[9, 0, 0])
+    with pytest.raises(ValueError):
+        pooled_features(gpt, texts, tokenizer, "mean", positions=[1, 4, None])
+    with pytest.raises(ValueError):
+        pooled_features(gpt, texts, tokenizer, "max")
 
 
 def test_stored_sentiment_curves_are_complete():

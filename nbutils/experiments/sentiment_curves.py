@@ -11,15 +11,17 @@ training):
 - ``finetune``     the pretrained course model with a classification head, every weight fine-tuned;
 - ``scratch``      the same architecture with random initial weights, trained on the labelled reviews only;
 - ``frozen``       the pretrained course model, body frozen: only a linear head learns. With a frozen body
-                   the last-token features never change, so they are computed once and the best linear
-                   head on them is fitted to convergence (logistic regression, L-BFGS, L2 penalty 1e-3):
-                   as much as any head on this frozen body can get;
+                   the last-token features never change, so they are computed once and a linear head on
+                   them is fitted to convergence (logistic regression, L-BFGS), once per L2 penalty of
+                   ``FROZEN_L2_GRID``; the penalty with the best accuracy on the validation split (500
+                   reviews, never the test set) is kept and recorded in the run (``"l2"``);
 - ``bow``          bag of words + logistic regression (``bow_bigrams``: words and pairs of words).
 
 The two trained GPTs get the same recipe (AdamW, warm-up and cosine decay, batches of 32): about 15
-passes over small sets, at least 40 and at most 300 steps. Small sets are noisy, so they are repeated with several
-seeds (a different subset and initialisation each time): 3 seeds up to 256 reviews, 2 at 1024, 1 with
-all the data. The notebook ``07_finetune_classification`` plots the result (``plot_curves``).
+passes over small sets, at least 40 and at most 300 steps. Every size is repeated with 3 seeds (``--max-seeds``):
+seed ``s`` draws the subset and initialises the head (and the scratch body), and every method of one seed
+trains on the same subset, so two methods can be compared seed by seed (paired differences). With all 4000
+reviews the subset is the same for every seed (only the order and the initial weights change). The notebook ``07_finetune_classification`` plots the result (``plot_curves``).
 """
 
 from __future__ import annotations
@@ -41,20 +43,23 @@ import torch
 
 from nbutils.device import device_of
 
-__all__ = ["DEFAULT_OUT", "SIZES", "METHODS", "LEARNING_RATES", "FROZEN_L2", "BATCH_SIZE", "steps_for", "seeds_for",
-           "balanced_subset", "run_curves", "weights_sha256", "load_curves", "plot_curves", "main"]
+__all__ = ["DEFAULT_OUT", "SIZES", "METHODS", "LEARNING_RATES", "FROZEN_L2", "FROZEN_L2_GRID", "BATCH_SIZE", "steps_for", "seeds_for",
+           "balanced_subset", "run_curves", "weights_sha256", "load_curves", "paired_differences", "t_quantile_975",
+           "plot_curves", "main"]
 
 DEFAULT_OUT = Path(__file__).resolve().parents[1] / "assets" / "sentiment_curves.json"
 SIZES = (16, 64, 256, 1024, 4000)
 METHODS = {
     "finetune": "pretrained GPT, fine-tuned",
     "scratch": "same GPT, from scratch",
-    "frozen": "pretrained GPT, frozen body (best linear head)",
+    "frozen": "pretrained GPT, frozen body (linear head)",
     "bow": "bag of words",
     "bow_bigrams": "bag of words + bigrams",
 }
 LEARNING_RATES = {"finetune": 1e-3, "scratch": 1e-3}
-FROZEN_L2 = 1e-3
+FROZEN_L2 = 1e-3  # the penalty used before the validation sweep (kept for reference)
+#: The L2 penalties tried for the frozen body's linear head; the validation split picks one.
+FROZEN_L2_GRID = (1e-4, 1e-3, 1e-2, 1e-1, 1.0)
 BATCH_SIZE = 32
 _TRAINED_GPTS = ("finetune", "scratch")
 
@@ -65,8 +70,8 @@ def steps_for(n: int) -> int:
 
 
 def seeds_for(n: int, max_seeds: int = 3) -> int:
-    """How many repetitions a size gets: small sets vary more from one subset to another."""
-    return min(max_seeds, 3 if n <= 256 else 2 if n <= 1024 else 1)
+    """How many repetitions (seeds) a size gets: ``max_seeds`` at every size (3 by default)."""
+    return max_seeds
 
 
 def balanced_subset(reviews: Sequence, n: int, seed: int) -> list:
@@ -95,9 +100,10 @@ def _score(reviews: Sequence, predictions: torch.Tensor) -> tuple[float, dict[st
     return hits / len(labels), _by_kind(reviews, predictions)
 
 
-def _train_one(method: str, subset: Sequence, seed: int, model, tokenizer,
-               device) -> Callable[[list[str]], torch.Tensor]:
-    """Train one classifier on ``subset``; return a function texts -> predicted labels."""
+def _train_one(method: str, subset: Sequence, seed: int, model, tokenizer, device,
+               val: Sequence = ()) -> tuple[Callable[[list[str]], torch.Tensor], dict[str, Any]]:
+    """Train one classifier on ``subset``; return a function texts -> predicted labels, and what was chosen
+    (``{"l2": ...}`` for the frozen head, whose penalty the validation reviews ``val`` pick)."""
     from nbutils.device import seed_everything
     from nbutils.finetune import (BowClassifier, GPTClassifier, LogisticRegression, last_token_features, predict,
                                   train_classifier)
@@ -106,17 +112,24 @@ def _train_one(method: str, subset: Sequence, seed: int, model, tokenizer,
     texts, labels = [r.text for r in subset], [r.label for r in subset]
     if method in ("bow", "bow_bigrams"):
         bow = BowClassifier(bigrams=method == "bow_bigrams").fit(texts, labels)
-        return bow.predict
+        return bow.predict, {}
     if method == "frozen":
-        head = LogisticRegression(l2=FROZEN_L2, steps=500, solver="lbfgs")
-        head.fit(last_token_features(model, texts, tokenizer), labels)
-        return lambda batch: head.predict(last_token_features(model, batch, tokenizer))
+        features = last_token_features(model, texts, tokenizer)
+        heads = [LogisticRegression(l2=l2, steps=500, solver="lbfgs").fit(features, labels) for l2 in FROZEN_L2_GRID]
+        if val:
+            val_features = last_token_features(model, [r.text for r in val], tokenizer)
+            val_labels = torch.tensor([r.label for r in val])
+            scores = [float((h.predict(val_features) == val_labels).float().mean()) for h in heads]
+            head = heads[max(range(len(heads)), key=lambda i: (scores[i], -i))]  # ties: the smaller penalty
+        else:
+            head = heads[FROZEN_L2_GRID.index(FROZEN_L2)]
+        return lambda batch: head.predict(last_token_features(model, batch, tokenizer)), {"l2": head.l2}
     seed_everything(seed)  # the head's (and the scratch body's) initial weights
     body = GPT(copy.deepcopy(model.config)) if method == "scratch" else copy.deepcopy(model)
     classifier = GPTClassifier(body.to(device))
     train_classifier(classifier, texts, labels, tokenizer, steps=steps_for(len(texts)), lr=LEARNING_RATES[method],
                      batch_size=BATCH_SIZE, seed=seed, device=device)
-    return lambda batch: predict(classifier, batch, tokenizer)
+    return lambda batch: predict(classifier, batch, tokenizer), {}
 
 
 def _summary(runs: list[dict], methods: Sequence[str], sizes: Sequence[int]) -> dict[str, Any]:
@@ -169,14 +182,14 @@ def run_curves(model, tokenizer, data=None, sizes: Sequence[int] = SIZES, method
             subset = balanced_subset(data.train, n_used, seed)
             for method in methods:
                 started = time.perf_counter()
-                classify = _train_one(method, subset, seed, model, tokenizer, device)
+                classify, chosen = _train_one(method, subset, seed, model, tokenizer, device, data.val)
                 test, test_by_kind = _score(data.test, classify(test_texts))
                 hard, hard_by_kind = _score(data.hard, classify(hard_texts))
                 seconds = time.perf_counter() - started
                 runs.append({"method": method, "size": n_used, "seed": seed,
                              "steps": steps_for(n_used) if method in _TRAINED_GPTS else None,
                              "test": test, "hard": hard, "test_by_kind": test_by_kind,
-                             "hard_by_kind": hard_by_kind, "seconds": round(seconds, 2)})
+                             "hard_by_kind": hard_by_kind, "seconds": round(seconds, 2), **chosen})
                 say(f"{method:<12} n={n_used:<5} seed={seed}  test {test:.3f}  hard {hard:.3f}  ({seconds:.1f} s)")
     sizes_used = sorted({r["size"] for r in runs})
     return {"runs": runs, "summary": _summary(runs, methods, sizes_used), "sizes": sizes_used}
@@ -201,14 +214,55 @@ def load_curves(path: str | Path | None = None) -> dict[str, Any]:
     return json.loads(file.read_text(encoding="utf-8"))
 
 
+# The 0.975 quantile of Student's t distribution for 1..30 degrees of freedom (for 95 % intervals).
+_T_975 = (12.706, 4.303, 3.182, 2.776, 2.571, 2.447, 2.365, 2.306, 2.262, 2.228, 2.201, 2.179, 2.160, 2.145,
+          2.131, 2.120, 2.110, 2.101, 2.093, 2.086, 2.080, 2.074, 2.069, 2.064, 2.060, 2.056, 2.052, 2.048,
+          2.045, 2.042)
+
+
+def t_quantile_975(df: int) -> float:
+    """The 0.975 quantile of Student's t with ``df`` degrees of freedom (the normal 1.96 beyond 30)."""
+    if isinstance(df, bool) or not isinstance(df, int) or df < 1:
+        raise ValueError(f"df must be an int >= 1, got {df!r}")
+    return _T_975[df - 1] if df <= len(_T_975) else 1.96
+
+
+def paired_differences(curves: dict[str, Any], a: str = "finetune", b: str = "scratch",
+                       split: str = "test") -> list[dict[str, Any]]:
+    """Method ``a`` minus method ``b``, seed by seed (same subset, same seed), at every size.
+
+    Returns one row per size: ``{"size", "differences" (one per seed), "mean", "low", "high"}``, where
+    ``low``..``high`` is the 95 % t-interval of the mean difference over the seeds (``None`` with one seed).
+    With 3 seeds the interval is wide (t = 4.3): it says how much the seeds disagree, not a precise effect.
+    """
+    if split not in ("test", "hard"):
+        raise ValueError(f"split must be 'test' or 'hard', got {split!r}")
+    by_key = {(r["method"], r["size"], r["seed"]): r[split] for r in curves["runs"]}
+    rows = []
+    for n in curves["sizes"]:
+        seeds = sorted(seed for (method, size, seed) in by_key if method == a and size == n
+                       and (b, n, seed) in by_key)
+        if not seeds:
+            continue
+        differences = [by_key[(a, n, seed)] - by_key[(b, n, seed)] for seed in seeds]
+        mean = statistics.fmean(differences)
+        if len(differences) > 1:
+            half = t_quantile_975(len(differences) - 1) * statistics.stdev(differences) / math.sqrt(len(differences))
+            low, high = mean - half, mean + half
+        else:
+            low = high = None
+        rows.append({"size": n, "differences": differences, "mean": mean, "low": low, "high": high})
+    return rows
+
+
 _STYLE = {"finetune": ("C0", "o"), "scratch": ("C3", "s"), "frozen": ("C2", "^"), "bow": ("C7", "D"),
           "bow_bigrams": ("C1", "v")}
 
 
 def plot_curves(curves: dict[str, Any], split: str = "test", methods: Sequence[str] | None = None, ax=None,
                 title: str | None = None, legend: bool = True):
-    """Accuracy against the number of labelled reviews (log scale), one line per method, the band from
-    the worst to the best seed shaded. ``split`` is ``"test"`` or ``"hard"``. Returns the Axes."""
+    """Accuracy against the number of labelled reviews (log scale), one line per method (the mean over the
+    seeds), the band from the worst to the best seed shaded (3 seeds per point in the stored curves). ``split`` is ``"test"`` or ``"hard"``. Returns the Axes."""
     import matplotlib.pyplot as plt
 
     if split not in ("test", "hard"):
@@ -231,7 +285,7 @@ def plot_curves(curves: dict[str, Any], split: str = "test", methods: Sequence[s
     ax.set_ylim(0.3, 1.02)
     ax.set_xlabel("labelled training reviews")
     ax.set_ylabel(f"{split} accuracy")
-    ax.set_title(title or f"{split} accuracy (mean over seeds, band: worst to best seed)")
+    ax.set_title(title or f"{split} accuracy (mean of seeds, band: worst to best seed)")
     ax.grid(alpha=0.3)
     if legend:
         ax.legend(fontsize=8, loc="lower right")
@@ -289,7 +343,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         "dataset": "sentiment_dataset(seed=0): 4000 train, 1000 test, 500 hard",
         "methods": METHODS,
         "learning_rates": LEARNING_RATES,
-        "frozen_head": f"logistic regression on the frozen last-token features, L-BFGS, l2 {FROZEN_L2:g}",
+        "frozen_head": ("logistic regression on the frozen last-token features, L-BFGS, l2 from "
+                        f"{list(FROZEN_L2_GRID)} chosen by accuracy on the validation split"),
         "batch_size": BATCH_SIZE,
         "steps": {str(n): steps_for(n) for n in result["sizes"]},
         **result,
