@@ -61,8 +61,14 @@ def load_sanitize_patterns(path: Path = SANITIZE_FILE) -> list[tuple[str, str]]:
     return re.findall(r"^regex: (.*)$\n^replace: (.*)$", text, flags=re.MULTILINE)
 
 
+_NOT_COMPARED = re.compile(r"^\s*#\s*NBVAL_(IGNORE_OUTPUT|SKIP)\b", flags=re.MULTILINE)
+
+
 def comparable_outputs(cell: dict, patterns: Sequence[tuple[str, str]]) -> list:
-    """A code cell's outputs reduced to what nbval compares: sanitized text, no images or widget views."""
+    """A code cell's outputs reduced to what nbval compares: sanitized text, no images or widget views.
+    A cell marked ``# NBVAL_IGNORE_OUTPUT`` or ``# NBVAL_SKIP`` is not compared (as nbval does): only its errors count."""
+    if _NOT_COMPARED.search(cell.get("source", "")):
+        return [{"error": o.get("ename")} for o in cell.get("outputs", []) if o.get("output_type") == "error"]
 
     def clean(value):
         if isinstance(value, list):
