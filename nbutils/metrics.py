@@ -29,13 +29,14 @@ whitespace removed; an order that a side is too short to have is left out of the
 
 from __future__ import annotations
 
+import math
 import re
 from collections import Counter
 from dataclasses import dataclass
 from typing import Sequence, Union
 
 __all__ = ["char_ngrams", "NgramCounts", "chrf_statistics", "chrf_precision_recall", "chrf_from_statistics",
-           "chrf", "sentence_chrf", "exact_match"]
+           "chrf", "sentence_chrf", "exact_match", "wilson_interval", "mean_interval"]
 
 _SPACES = re.compile(r"\s+")
 Text = Union[str, Sequence[str]]
@@ -168,3 +169,40 @@ def exact_match(hypothesis: Text, reference: Text) -> float:
     """
     pairs = _as_pairs(hypothesis, reference)
     return 100.0 * sum(h.strip() == r.strip() for h, r in pairs) / len(pairs)
+
+
+# --------------------------------------------------------------------------------------------- intervals
+def wilson_interval(successes: int, n: int, z: float = 1.96) -> tuple[float, float]:
+    """A 95 % (``z`` = 1.96) Wilson score interval for a proportion, in percent: ``successes`` of ``n``.
+
+    Better than "p ± 1.96·sqrt(p(1-p)/n)" for small n and for shares near 0 or 100 %: it never leaves
+    [0, 100]. It treats the n sentences as independent draws; it says how much the score would move on
+    another test set of the same size, not how much it would move with another training seed.
+    """
+    if isinstance(successes, bool) or isinstance(n, bool) or not isinstance(successes, int) or not isinstance(n, int):
+        raise TypeError("successes and n must be ints")
+    if n < 1 or not 0 <= successes <= n:
+        raise ValueError(f"need 0 <= successes <= n and n >= 1, got {successes} of {n}")
+    p = successes / n
+    centre = (p + z * z / (2 * n)) / (1 + z * z / n)
+    half = z * math.sqrt(p * (1 - p) / n + z * z / (4 * n * n)) / (1 + z * z / n)
+    return 100 * max(0.0, centre - half), 100 * min(1.0, centre + half)
+
+
+#: two-sided 95 % quantiles of Student's t distribution, by degrees of freedom
+_T95 = {1: 12.706, 2: 4.303, 3: 3.182, 4: 2.776, 5: 2.571, 6: 2.447, 7: 2.365, 8: 2.306, 9: 2.262, 10: 2.228}
+
+
+def mean_interval(values: Sequence[float]) -> tuple[float, float, float]:
+    """``(mean, low, high)``: the mean of a few runs (e.g. seeds) and its 95 % Student-t interval.
+
+    With 3 runs the interval is mean ± 4.30 · s / sqrt(3) (s: the sample standard deviation), wide on
+    purpose: three runs say little about the spread. Needs 2 to 11 values.
+    """
+    values = [float(v) for v in values]
+    if not 2 <= len(values) <= 11:
+        raise ValueError(f"mean_interval needs 2 to 11 values, got {len(values)}")
+    mean = sum(values) / len(values)
+    s = math.sqrt(sum((v - mean) ** 2 for v in values) / (len(values) - 1))
+    half = _T95[len(values) - 1] * s / math.sqrt(len(values))
+    return mean, mean - half, mean + half

@@ -46,9 +46,12 @@ translation. On a CPU shared with other work, ``OMP_NUM_THREADS=1`` can be much 
 from __future__ import annotations
 
 import argparse
+import difflib
+import functools
 import json
 import platform
 import random
+import re
 import sys
 import time
 from collections import defaultdict
@@ -66,6 +69,8 @@ __all__ = [
     "format_prompt", "format_answer", "end_marker_id", "encode_pair", "mask_prompt", "build_example",
     "collate", "answer_loss", "finetune_translation", "translate", "translate_many", "evaluate_translations",
     "load_translation_model", "load_translation_results", "main",
+    "ERROR_TYPES", "french_words", "french_nouns", "french_adjectives", "error_kinds", "error_type",
+    "aligned_words", "reordering", "seed_summary", "merge_seeds", "seed_translations",
 ]
 
 PROMPT_TEMPLATE = "English: {en}\nFrench:"
@@ -547,6 +552,49 @@ def run_experiment(out: str | Path | None = DEFAULT_OUT, results: str | Path | N
     return report
 
 
+def seed_summary(run: dict[str, Any], references: Sequence[str]) -> dict[str, Any]:
+    """The scores of one model of one run (``results["finetuned"]`` or ``["scratch"]``), in a few hundred bytes:
+    the scores, the final validation loss, the training time, and only the wrong translations
+    (``{"index": translation}``), from which ``seed_translations`` rebuilds all of them."""
+    test = run["test"]
+    return {"all": test["all"], "seen": test["seen"], "unseen": test["unseen"], "by_kind": test["by_kind"],
+            "final_val_answer_loss": run["final_val_answer_loss"], "train_seconds": run["train_seconds"],
+            "wrong": {str(i): h for i, (h, r) in enumerate(zip(test["translations"], references)) if h != r}}
+
+
+def seed_translations(summary: dict[str, Any], references: Sequence[str]) -> list[str]:
+    """Every translation of a ``seed_summary``: the reference where it was right, the stored text where not."""
+    return [summary["wrong"].get(str(i), r) for i, r in enumerate(references)]
+
+
+def merge_seeds(results_file: str | Path, seed_files: Sequence[str | Path]) -> dict[str, Any]:
+    """Add the runs of other seeds (results files written with ``--seed S --out DIR --results FILE``) to the
+    stored results, under ``"seeds"``: ``{"seeds": [0, 1, ...], "finetuned": [summary per seed],
+    "scratch": [...]}``. The stored run (its model, translations and examples) stays as it is; the seeds
+    must have used the same settings apart from the seed."""
+    from nbutils.checkpoint import write_atomic
+    from nbutils.world import translation_dataset
+
+    results_file = Path(results_file)
+    base = json.loads(results_file.read_text(encoding="utf-8"))
+    references = [p.fr for p in translation_dataset(seed=0).test]
+    runs = [base] + [json.loads(Path(f).read_text(encoding="utf-8")) for f in seed_files]
+    for run in runs[1:]:
+        same = {k: v for k, v in run["settings"].items() if k != "seed"}
+        if same != {k: v for k, v in base["settings"].items() if k != "seed"} or run["quick"]:
+            raise ValueError(f"a seed run used other settings: {run['settings']}")
+    seeds = [run["settings"]["seed"] for run in runs]
+    if len(set(seeds)) != len(seeds):
+        raise ValueError(f"each seed once, got {seeds}")
+    base["seeds"] = {"seeds": seeds, "command": "OMP_NUM_THREADS=1 python -m nbutils.translation --seed S "
+                                                "--out DIR --results FILE; python -m nbutils.translation --merge FILE ...",
+                     "finetuned": [seed_summary(run["finetuned"], references) for run in runs],
+                     "scratch": [seed_summary(run["scratch"], references) for run in runs]}
+    write_atomic(results_file, (json.dumps(base, indent=1, ensure_ascii=False) + "\n").encode("utf-8"))
+    results_file.chmod(0o644)
+    return base
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m nbutils.translation",
                                      description="Fine-tune the course GPT to translate English into French.")
@@ -563,7 +611,12 @@ def main(argv: Sequence[str] | None = None) -> int:
                         help="a pretrained checkpoint folder instead of the shipped course model")
     parser.add_argument("--no-baseline", action="store_true", help="skip the from-scratch baseline")
     parser.add_argument("--quick", action="store_true", help="a few steps on a few pairs (needs --out and --results)")
+    parser.add_argument("--merge", type=Path, nargs="+", default=None, metavar="FILE",
+                        help="add the results files of other seeds to the stored results (trains nothing)")
     args = parser.parse_args(argv)
+    if args.merge:
+        merge_seeds(args.results if args.results is not None else DEFAULT_RESULTS, args.merge)
+        return 0
     if args.quick and (args.out is None or args.results is None):
         parser.error("--quick writes a model that has learned nothing: give --out and --results so that it "
                      "does not replace the shipped files")
@@ -578,3 +631,189 @@ def main(argv: Sequence[str] | None = None) -> int:
 
 if __name__ == "__main__":
     sys.exit(main())
+
+
+# ----------------------------------------------------------------------------------------- reading errors
+#: The kinds of error ``error_type`` tells apart, from the most to the least serious (a translation with
+#: several is labelled with the first that applies).
+ERROR_TYPES = ("misspelt word", "word dropped", "word added", "wrong noun", "wrong adjective", "other wrong word",
+               "wrong number", "wrong agreement", "wrong name")
+
+_ELISION = re.compile(r"\b([ldnLDN]')")
+
+
+def french_words(text: str) -> list[str]:
+    """The words of a French sentence, the elided article or negation as a word of its own.
+
+    ``"L'abeille n'aime pas la pluie."`` -> ``["L'", "abeille", "n'", "aime", "pas", "la", "pluie"]``: so that
+    *l'abeille* and *la vache* both have two words, an article and a noun.
+    """
+    return _ELISION.sub(r"\1 ", text.strip().rstrip(".")).split()
+
+
+@functools.lru_cache(maxsize=1)
+def _french_forms() -> dict[str, frozenset[tuple[str, str, str | None, str]]]:
+    """Every French word form of the world: word -> {(lemma, part of speech, gender or None, 's'/'p')}."""
+    from nbutils.world import french, lexicon
+
+    forms: dict[str, set[tuple[str, str, str | None, str]]] = defaultdict(set)
+    for noun in french_nouns():
+        for word, number in ((noun.fr, "s"), (noun.fr_plural, "p")):
+            if " " not in word:
+                forms[word].add((noun.en, "noun", noun.fr_gender, number))
+    for adjective in french_adjectives():
+        for word, gender, number in ((adjective.fr_m, "m", "s"), (adjective.fr_f, "f", "s"),
+                                     (adjective.fr_m_plural, "m", "p"), (adjective.fr_f_plural, "f", "p")):
+            forms[word].add((adjective.en, "adjective", gender, number))
+    for short, long in (("vieil", "vieux"), ("bel", "beau"), ("nouvel", "nouveau")):
+        forms[short] |= {f for f in forms[long] if f[2:] == ("m", "s")}
+    articles = {"le": ("the", "m", "s"), "la": ("the", "f", "s"), "l'": ("the", None, "s"), "les": ("the", None, "p"),
+                "un": ("a", "m", "s"), "une": ("a", "f", "s"), "du": ("of the", "m", "s"),
+                "des": ("of the", None, "p"), "au": ("to the", "m", "s"), "aux": ("to the", None, "p"),
+                "deux": ("number", None, "p"), "trois": ("number", None, "p")}
+    for word, (lemma, gender, number) in articles.items():
+        forms[word].add((lemma, "article", gender, number))
+    verbs = [french._BE, french._HAVE, *french._PUT_VERBS, *french._OPINIONS,
+             *(move for moves in french._MOVES.values() for move in moves)]
+    for english, singular, plural in verbs:
+        for phrase, number in ((singular, "s"), (plural, "p")):
+            word = phrase.split()[-1] if phrase.startswith("se ") else phrase.split()[0].removeprefix("n'")
+            forms[word].add((english, "verb", None, number))
+    for person in list(lexicon.GIRLS.items) + list(lexicon.BOYS.items):
+        forms[person.name].add((person.name, "name", None, "s"))
+    return {word: frozenset(values) for word, values in forms.items()}
+
+
+def french_nouns() -> list[Any]:
+    """Every noun of the translation world (animals, toys, things, food, weather, places), as lexicon Nouns."""
+    from nbutils.world import lexicon
+
+    nouns = [k.noun for k in list(lexicon.PETS.items) + list(lexicon.GROUPS.items) + list(lexicon.TOYS.items)
+             + list(lexicon.THINGS.items)]
+    nouns += [noun for noun, _ in list(lexicon.FOODS.items) + list(lexicon.WEATHER_THINGS.items)
+              + list(lexicon.LIKED_PLACES.items)]
+    nouns += [place.noun for place in lexicon.PLACES.values()]
+    unique: dict[str, Any] = {}
+    for noun in nouns:
+        unique.setdefault(noun.en, noun)
+    return list(unique.values())
+
+
+def french_adjectives() -> list[Any]:
+    """Every adjective of the translation world, as lexicon Adjectives."""
+    from nbutils.world import lexicon
+
+    unique: dict[str, Any] = {}
+    for a in (list(lexicon.COLORS.items) + [a for a in lexicon.THING_ADJECTIVES.items if a is not None]
+              + list(lexicon.EMOTIONS.items) + list(lexicon.MORE_ADJECTIVES)):
+        unique.setdefault(a.en, a)
+    return list(unique.values())
+
+
+def _word_error(hypothesis_word: str, reference_word: str) -> str:
+    """The kind of a one-for-one substitution, read off the two words' lexicon forms."""
+    forms = _french_forms()
+    hyp = forms.get(hypothesis_word, forms.get(hypothesis_word.lower(), frozenset()))
+    ref = forms.get(reference_word, forms.get(reference_word.lower(), frozenset()))
+    if any(f[1] == "name" for f in ref) and any(f[1] == "name" for f in hyp):
+        return "wrong name"
+    same_lemma = [(h, r) for h in hyp for r in ref if h[:2] == r[:2]]
+    if same_lemma:
+        if all(r[1] == "noun" and h[3] != r[3] for h, r in same_lemma):
+            return "wrong number"      # the noun itself: clé / clés says something else than the English
+        return "wrong agreement"       # le / la, noirs / noires, est / sont: the form does not fit its noun
+    parts = {r[1] for r in ref}
+    return "wrong noun" if "noun" in parts else "wrong adjective" if "adjective" in parts else "other wrong word"
+
+
+def error_kinds(hypothesis: str, reference: str, vocabulary: set[str] | None = None) -> list[str]:
+    """Every difference between a translation and its reference, each with its kind (see ``ERROR_TYPES``).
+
+    The two sentences are aligned word by word (``difflib.SequenceMatcher`` on ``french_words``): a word
+    of the reference with nothing facing it is **dropped**, a word of the translation with nothing facing
+    it is **added**. A word the translation replaces one for one is compared through the world's lexicon:
+    the same noun in the other **number** (*clé* / *clés*: the translation says something else than the
+    English), the same article, adjective or verb in another gender or number (*le* / *la*, *lourds* /
+    *lourdes*, *est* / *sont*: an **agreement** error, the word does not fit its noun), another noun,
+    another adjective, another word, or another name. A translated word that is not in ``vocabulary`` (e.g. every word of the
+    training references) is **misspelt**. An empty list: the two are the same words.
+    """
+    hyp, ref = french_words(hypothesis), french_words(reference)
+    kinds: list[str] = []
+    if vocabulary is not None:
+        kinds += ["misspelt word" for word in hyp if word not in vocabulary and word.lower() not in vocabulary]
+    for op, r0, r1, h0, h1 in difflib.SequenceMatcher(None, ref, hyp, autojunk=False).get_opcodes():
+        if op == "delete":
+            kinds += ["word dropped"] * (r1 - r0)
+        elif op == "insert":
+            kinds += ["word added"] * (h1 - h0)
+        elif op == "replace":
+            if r1 - r0 == h1 - h0:
+                kinds += [_word_error(h, r) for h, r in zip(hyp[h0:h1], ref[r0:r1])]
+            else:
+                kinds += ["word dropped" if r1 - r0 > h1 - h0 else "word added"] * abs((r1 - r0) - (h1 - h0))
+                kinds += [_word_error(h, r) for h, r in zip(hyp[h0:h1], ref[r0:r1])]
+    return kinds
+
+
+def error_type(hypothesis: str, reference: str, vocabulary: set[str] | None = None) -> str | None:
+    """One label for a wrong translation: the most serious of its ``error_kinds`` (order of ``ERROR_TYPES``).
+
+    None when the translation has the reference's words (only capitals or the final full stop differ).
+    """
+    kinds = set(error_kinds(hypothesis, reference, vocabulary))
+    return next((kind for kind in ERROR_TYPES if kind in kinds), None)
+
+
+# ----------------------------------------------------------------------------------------- word order
+def _find_all(pattern: str, text: str) -> list[int]:
+    return [m.start() for m in re.finditer(rf"(?<![\w-]){pattern}(?![\w-])", text)]
+
+
+def aligned_words(en: str, fr: str) -> list[tuple[str, int, int]]:
+    """The content words of a pair, aligned through the lexicon: ``(English word, English position, French position)``.
+
+    Content words are names, nouns, adjectives and the numbers *two* / *three*; positions are character
+    offsets. An English word is aligned to the first unused occurrence of one of its French forms; a word
+    without one (a mistranslation) is left out.
+    """
+    from nbutils.world import lexicon
+
+    en_text, fr_text = en.lower(), fr.lower()
+    candidates: list[tuple[str, set[str]]] = []
+    for person in list(lexicon.GIRLS.items) + list(lexicon.BOYS.items):
+        candidates.append((person.name.lower(), {person.name.lower()}))
+    for noun in french_nouns():
+        candidates.append((noun.en, {noun.fr, noun.fr_plural}))
+        candidates.append((noun.en_plural, {noun.fr, noun.fr_plural}))
+    for a in french_adjectives():
+        candidates.append((a.en, {a.fr_m, a.fr_f, a.fr_m_plural, a.fr_f_plural, {"vieux": "vieil", "beau": "bel",
+                                                                                  "nouveau": "nouvel"}.get(a.fr_m, a.fr_m)}))
+    candidates += [("two", {"deux"}), ("three", {"trois"})]
+    found: list[tuple[int, int, str, set[str]]] = []
+    for word, forms in candidates:
+        for start in _find_all(re.escape(word), en_text):
+            found.append((start, start + len(word), word, forms))
+    # keep the longest English match where two overlap ("teddy bear" rather than "bear")
+    found.sort(key=lambda f: (f[0], -(f[1] - f[0])))
+    kept, end = [], -1
+    for start, stop, word, forms in found:
+        if start >= end:
+            kept.append((start, word, forms))
+            end = stop
+    used: set[int] = set()
+    aligned = []
+    for start, word, forms in kept:
+        places = sorted(p for form in forms for p in _find_all(re.escape(form.lower()), fr_text) if p not in used)
+        if places:
+            used.add(places[0])
+            aligned.append((word, start, places[0]))
+    return aligned
+
+
+def reordering(en: str, fr: str) -> int:
+    """How much the translation reorders the content words: the number of pairs of aligned words whose order
+    flips (Kendall's distance). *The red ball* -> *la balle rouge*: 1; *Tom's white rabbits* -> *les lapins
+    blancs de Tom*: 3 (Tom passes both words, and *white* passes *rabbits*)."""
+    positions = [fr_position for _, _, fr_position in aligned_words(en, fr)]
+    return sum(a > b for i, a in enumerate(positions) for b in positions[i + 1:])

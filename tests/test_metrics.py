@@ -153,3 +153,25 @@ def test_bad_input_is_explained():
         exact_match(["a", 3], ["a", "b"])
     with pytest.raises(TypeError, match="text must be a str"):
         char_ngrams(None, 2)
+
+
+# ------------------------------------------------------------------------- intervals
+def test_wilson_interval():
+    from nbutils.metrics import wilson_interval
+    low, high = wilson_interval(81, 100)
+    assert abs(low - 72.2) < 0.1 and abs(high - 87.5) < 0.1   # published: 0.7224 .. 0.8752 for 81/100
+    assert wilson_interval(0, 10)[0] == 0.0 and wilson_interval(10, 10)[1] == 100.0
+    assert wilson_interval(0, 10)[1] > 0.0                      # unlike the normal approximation
+    with pytest.raises(ValueError):
+        wilson_interval(3, 2)
+    with pytest.raises(TypeError):
+        wilson_interval(1.5, 2)
+
+
+def test_mean_interval():
+    from nbutils.metrics import mean_interval
+    mean, low, high = mean_interval([80.0, 81.0, 82.0])
+    assert mean == 81.0 and abs(high - mean - 4.303 / 3 ** 0.5) < 1e-9 and abs(mean - low - (high - mean)) < 1e-12
+    assert mean_interval([5, 5]) == (5.0, 5.0, 5.0)
+    with pytest.raises(ValueError):
+        mean_interval([1.0])

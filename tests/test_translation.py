@@ -288,3 +288,108 @@ def test_overlap_check_notices_unclipped_counts():
 
     with pytest.raises(CheckFailed, match="clip the counts"):
         check_ngram_precision_recall(unclipped)
+
+
+# ------------------------------------------------------------------------- reading errors, word order
+@pytest.fixture(scope="module")
+def vocabulary(data):
+    from nbutils.translation import french_words
+    return {w for p in data.train for w in french_words(p.fr)}
+
+
+def test_french_words():
+    from nbutils.translation import french_words
+    assert french_words("L'abeille n'aime pas la pluie.") == ["L'", "abeille", "n'", "aime", "pas", "la", "pluie"]
+    assert french_words("Le cerf-volant de Mia.") == ["Le", "cerf-volant", "de", "Mia"]
+
+
+@pytest.mark.parametrize("hypothesis, reference, expected", [
+    ("La montre violetttte est sur la chaise.", "La montre violette est sur la chaise.", "misspelt word"),
+    ("Leo aime bien la brosse.", "Leo aime bien la brosse douce.", "word dropped"),
+    ("Mia a une belle belle poule.", "Mia a une belle poule.", "word added"),
+    # a noun swap across an elision is one-for-one once "l'" is a word: not "dropped or added"
+    ("Tom déteste la vache calme.", "Tom déteste l'abeille calme.", "wrong noun"),
+    ("Les papillons orange du papillon curieux sont petits.", "Les camions orange du papillon curieux sont petits.",
+     "wrong noun"),
+    ("Le manteau est bleu.", "Le manteau est vert.", "wrong adjective"),
+    ("Les chiens sautent sur le tapis.", "Les chiens grimpent sur le tapis.", "other wrong word"),
+    # a singular turned plural is an error of meaning, not three agreement errors
+    ("Mia n'aime pas les grandes clés.", "Mia n'aime pas la grande clé.", "wrong number"),
+    ("La hamster marron n'aime pas les grandes clés.", "Le hamster marron n'aime pas la grande clé.", "wrong number"),
+    ("Le canard se cachent sous l'arbre.", "Les canards se cachent sous l'arbre.", "wrong number"),
+    ("Les manteaux sont lourdes.", "Les manteaux sont lourds.", "wrong agreement"),
+    ("La chien est dans le jardin.", "Le chien est dans le jardin.", "wrong agreement"),
+    ("Les chiens est dans le jardin.", "Les chiens sont dans le jardin.", "wrong agreement"),
+    ("Mia met les nouveau montres sur la chaise.", "Mia met les nouvelles montres sur la chaise.", "wrong agreement"),
+    ("Le beaux lapin aime le bol.", "Le beau lapin aime le bol.", "wrong agreement"),
+    ("Le chien de Nora est calme.", "Le chien de Mia est calme.", "wrong name"),
+])
+def test_error_type(vocabulary, hypothesis, reference, expected):
+    from nbutils.translation import ERROR_TYPES, error_type
+    assert expected in ERROR_TYPES
+    assert error_type(hypothesis, reference, vocabulary) == expected
+
+
+def test_error_type_details(vocabulary):
+    from nbutils.translation import error_kinds, error_type
+    assert error_type("Le chat est sur le toit.", "Le chat est sur le toit.", vocabulary) is None
+    assert error_type("Le chat est sur le toit", "Le chat est sur le toit.") is None   # the full stop only
+    # without a vocabulary nothing is called misspelt
+    assert error_type("La montre violetttte est sur la chaise.", "La montre violette est sur la chaise.") \
+        == "wrong adjective"
+    assert sorted(error_kinds("Le bon papillon du bon papillon est rose.", "La lampe du bon papillon est rose.",
+                              vocabulary)) == ["word added", "wrong agreement", "wrong noun"]
+
+
+@pytest.mark.parametrize("en, fr, flips", [
+    ("The cat is on the roof.", "Le chat est sur le toit.", 0),
+    ("Tom likes the blue bowl.", "Tom aime bien le bol bleu.", 1),
+    ("Ruby's happy rabbits are under the bed.", "Les lapins heureux de Ruby sont sous le lit.", 3),
+    ("The curious butterfly's orange trucks are small.", "Les camions orange du papillon curieux sont petits.", 6),
+    ("Rosa does not like the calm squirrel.", "Rosa n'aime pas l'écureuil calme.", 1),   # "l'écureuil" is found
+    ("Tom puts the teddy bear in the box.", "Tom met le nounours dans la boîte.", 0),
+])
+def test_reordering(en, fr, flips):
+    from nbutils.translation import aligned_words, reordering
+    assert reordering(en, fr) == flips
+    words = [w for w, _, _ in aligned_words(en, fr)]
+    assert len(words) == len(set(words))
+
+
+def test_reordering_whole_test_split(data):
+    from nbutils.translation import aligned_words, reordering
+    flips = [reordering(p.en, p.fr) for p in data.test]
+    assert min(flips) == 0 and max(flips) <= 10
+    # every noun phrase of a translation is found: at least one aligned word per sentence
+    assert all(aligned_words(p.en, p.fr) for p in data.test)
+
+
+def test_merge_seeds(tmp_path):
+    from nbutils.translation import merge_seeds, seed_translations
+    base = json.loads(DEFAULT_RESULTS.read_text(encoding="utf-8"))
+    base.pop("seeds", None)
+    results = tmp_path / "results.json"
+    results.write_text(json.dumps(base), encoding="utf-8")
+    other = json.loads(json.dumps(base))
+    other["settings"]["seed"] = 7
+    other["finetuned"]["test"]["translations"][0] = "Faux."
+    (tmp_path / "seed7.json").write_text(json.dumps(other), encoding="utf-8")
+    merged = merge_seeds(results, [tmp_path / "seed7.json"])
+    assert merged["seeds"]["seeds"] == [0, 7]
+    references = [p.fr for p in translation_dataset(seed=0).test]
+    assert seed_translations(merged["seeds"]["finetuned"][0], references) == base["finetuned"]["test"]["translations"]
+    assert seed_translations(merged["seeds"]["finetuned"][1], references)[0] == "Faux."
+    assert merged["finetuned"] == base["finetuned"]   # the stored run is kept
+    other["settings"]["lr"] = 1.0
+    (tmp_path / "bad.json").write_text(json.dumps(other), encoding="utf-8")
+    with pytest.raises(ValueError, match="other settings"):
+        merge_seeds(results, [tmp_path / "bad.json"])
+
+
+def test_check_mask_prompt_not_written_yet(capsys):
+    """An exercise not written yet (the student copy) says so and does not stop Run All."""
+    def mask_prompt_todo(targets, prompt_length):
+        raise NotImplementedError
+
+    check_mask_prompt(mask_prompt_todo)
+    assert "not written yet" in capsys.readouterr().out

@@ -82,7 +82,10 @@ def check_mask_prompt(fn) -> None:
     ]
     run_check(name, fn, mask_prompt, cases, compare=_same_targets, diagnose=_diagnose_mask)
     original = arange.clone()
-    fn(original, 4)
+    try:
+        fn(original, 4)
+    except NotImplementedError:  # not written yet: run_check said so, and the notebook uses the course's version
+        return
     if not torch.equal(original, arange):
         raise CheckFailed(f"{name}: your function changed the tensor it was given (now {describe(original)}). "
                           f"hint: work on a copy, targets.clone(), so the caller's targets stay as they were")
