@@ -289,20 +289,7 @@ def last_token_features(gpt: GPT, texts: Sequence[str], tokenizer, batch_size: i
 
     These are exactly the vectors a classification head on a *frozen* body reads, so with a frozen body they
     can be computed once and any linear classifier fitted on them (see ``LogisticRegression``)."""
-    if len(texts) == 0:
-        raise ValueError("there are no texts")
-    was_training = gpt.training
-    gpt.eval()
-    device = device_of(gpt)
-    encoded = encode_texts(tokenizer, texts, gpt.config.context_length)
-    features = torch.empty(len(encoded), gpt.config.n_embd)
-    try:
-        for start in range(0, len(encoded), batch_size):
-            idx, lengths = pad_batch(encoded[start:start + batch_size], pad_id, device)
-            features[start:start + len(lengths)] = last_token_states(hidden_states(gpt, idx), lengths).float().cpu()
-    finally:
-        gpt.train(was_training)
-    return features
+    return pooled_features(gpt, texts, tokenizer, "last", batch_size=batch_size, pad_id=pad_id)
 
 
 def last_word_positions(tokenizer, texts: Sequence[str], words: Sequence[str]) -> list[int | None]:

@@ -152,9 +152,13 @@ def reference_bpe_encode(text: str, merges: Merges) -> list[int]:
     """Encode ``text`` with learned BPE ``merges`` (no pre-split): start from its UTF-8 bytes, then
     repeatedly merge the neighbouring pair whose merge was learned first (lowest rank), until no
     neighbouring pair was ever merged."""
+    return _merge_in_rank_order(list(text.encode("utf-8")), merges)
+
+
+def _merge_in_rank_order(ids: list[int], merges: Merges) -> list[int]:
+    """Merge the lowest-rank neighbouring pair of ``ids`` until no learned pair is left."""
     rank = {tuple(pair): r for r, (pair, _) in enumerate(merges)}
     new_ids = {tuple(pair): new_id for pair, new_id in merges}
-    ids = list(text.encode("utf-8"))
     while len(ids) >= 2:
         pair = min(zip(ids, ids[1:]), key=lambda p: rank.get(p, len(rank)))
         if pair not in rank:
@@ -216,15 +220,7 @@ def _one_merge_only(text: str, merges: Merges) -> list[int]:
 
 def _characters_not_bytes(text: str, merges: Merges) -> list[int]:
     """Start from ord(character) instead of the UTF-8 bytes."""
-    rank = {tuple(pair): r for r, (pair, _) in enumerate(merges)}
-    new_ids = {tuple(pair): new_id for pair, new_id in merges}
-    ids = [ord(c) for c in text]
-    while len(ids) >= 2:
-        pair = min(zip(ids, ids[1:]), key=lambda p: rank.get(p, len(rank)))
-        if pair not in rank:
-            break
-        ids = reference_merge(ids, pair, new_ids[pair])
-    return ids
+    return _merge_in_rank_order([ord(c) for c in text], merges)
 
 
 _A, _B, _C = 97, 98, 99  # the bytes of "a", "b", "c"
