@@ -122,6 +122,7 @@ def _statement_kind(sentence: str) -> str:
     """The verb class of the sentence that put something where it is (a readable rule, tested)."""
     last = None
     for verb, kind in ((" puts ", "put"), (" put ", "put"), (" takes ", "taken"), (" take ", "taken"),
+                       (" picks up ", "taken"), (" pick up ", "taken"),
                        (" gives ", "given"), (" give ", "given"), (" finds ", "taken"), (" find ", "taken")):
         at = sentence.rfind(verb)
         if at >= 0 and (last is None or at > last[0]):
@@ -239,6 +240,7 @@ class WorldReport:
     by_distance: dict[str, list[int]] = field(default_factory=dict)  # bucket -> [right, total]
     by_kind: dict[str, list[int]] = field(default_factory=dict)
     by_pronoun: dict[str, list[int]] = field(default_factory=dict)
+    by_answer: dict[str, list[int]] = field(default_factory=dict)  # "place" or "holder" ("Mia has it.")
     failures: list[dict[str, Any]] = field(default_factory=list)
 
     @property
@@ -279,6 +281,7 @@ def evaluate_world(model: torch.nn.Module, tokenizer, stories: Iterable[Story], 
     by_distance: dict[str, list[int]] = defaultdict(lambda: [0, 0])
     by_kind: dict[str, list[int]] = defaultdict(lambda: [0, 0])
     by_pronoun: dict[str, list[int]] = defaultdict(lambda: [0, 0])
+    by_answer: dict[str, list[int]] = defaultdict(lambda: [0, 0])
     failures: list[dict[str, Any]] = []
     try:
         for story in stories:
@@ -300,7 +303,8 @@ def evaluate_world(model: torch.nn.Module, tokenizer, stories: Iterable[Story], 
                 counts[key][1] += 1
                 if question.answerable:
                     for table, bucket in ((by_distance, _distance_bucket(question.since_sentence)),
-                                          (by_kind, question.kind), (by_pronoun, str(question.pronoun).lower())):
+                                          (by_kind, question.kind), (by_pronoun, str(question.pronoun).lower()),
+                                          (by_answer, "holder" if question.truth.startswith("with ") else "place")):
                         table[bucket][0] += right
                         table[bucket][1] += 1
                     if not right and len(failures) < max_failures:
@@ -314,7 +318,7 @@ def evaluate_world(model: torch.nn.Module, tokenizer, stories: Iterable[Story], 
         model.train(was_training)
     return WorldReport(n_stories, count, total / max(count, 1), chars, counts["answerable"][1],
                        counts["answerable"][0], counts["unanswerable"][1], counts["unanswerable"][0], longer,
-                       dict(by_distance), dict(by_kind), dict(by_pronoun), failures)
+                       dict(by_distance), dict(by_kind), dict(by_pronoun), dict(by_answer), failures)
 
 
 @dataclass(frozen=True)

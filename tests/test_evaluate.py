@@ -62,6 +62,7 @@ def test_questions_of_known_stories(tokenizer):
 def test_statement_kinds():
     assert _statement_kind("She finds the blue umbrella and gives it to Tom.") == "given"
     assert _statement_kind("Tom takes the red ball.") == "taken"
+    assert _statement_kind("She picks up the old key.") == "taken"
     assert _statement_kind("Mia puts the cup in the box.") == "put"
     assert _statement_kind("The cat jumps onto the roof.") == "moved"
     assert _statement_kind("The cat is on the roof.") == "stated"
@@ -112,6 +113,7 @@ def test_greedy_answers_of_an_oracle_and_of_a_broken_oracle(tokenizer):
     report = evaluate_world(oracle, tokenizer, [story])
     assert (report.answerable, report.answerable_right) == (1, 1)
     assert report.by_kind == {"put": [1, 1]} and report.by_distance == {"1": [1, 1]}
+    assert report.by_answer == {"place": [1, 1]}
     # the oracle's loss: log-softmax of logit 10 against V-1 zeros, at every scored token
     expected = -F.log_softmax(torch.tensor([10.0] + [0.0] * (tokenizer.vocab_size - 1)), 0)[0].item()
     assert math.isclose(report.loss_per_token, expected, rel_tol=1e-5)

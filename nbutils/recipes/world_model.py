@@ -45,6 +45,41 @@ def eval_stories():
     return list(default_corpus(0).val_stories) + list(generate_corpus(7, n_stories=385, val_fraction=0.0).stories)
 
 
+def _evaluation_fields(report, floor: float) -> dict:
+    """The fields of a record point that come from ``evaluate_world``."""
+    return {"val_loss": report.loss_per_token, "gap": report.loss_per_token - floor,
+            "answerable": report.answerable, "answerable_accuracy": report.answerable_accuracy,
+            "unanswerable": report.unanswerable, "unanswerable_accuracy": report.unanswerable_accuracy,
+            "by_distance": report.by_distance, "by_kind": report.by_kind, "by_pronoun": report.by_pronoun,
+            "by_answer": report.by_answer, "failures": report.failures[:5]}
+
+
+def rescore(out: Path) -> int:
+    """Score every snapshot of a finished run again (the evaluation may have improved since) and rewrite
+    the evaluation fields of ``out/record.json``; the training fields (step, tokens, losses) stay."""
+    import json
+
+    from nbutils.checkpoint import load_checkpoint
+    from nbutils.evaluate import evaluate_world
+
+    say = Progress()
+    record = json.loads((out / "record.json").read_text())
+    stories = eval_stories()
+    floor = record["evaluation"]["floor_per_token"]
+    for point in record["points"]:
+        folder = out / "snapshots" / f"step_{point['step']:05d}"
+        if not folder.is_dir():
+            say(f"step {point['step']}: no snapshot, left as it was")
+            continue
+        checkpoint = load_checkpoint(folder)
+        report = evaluate_world(checkpoint.model, checkpoint.tokenizer, stories)
+        point.update(_evaluation_fields(report, floor))
+        say(f"step {point['step']:5d}: answerable {report.answerable_accuracy:.1%} "
+            f"(places {report.by_answer.get('place', [0, 0])}, holders {report.by_answer.get('holder', [0, 0])})")
+    write_json(out / "record.json", record)
+    return 0
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--out", type=Path, default=DEFAULT_OUT)
@@ -57,7 +92,12 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument("--heads", type=int, default=4)
     parser.add_argument("--width", type=int, default=128)
     parser.add_argument("--quick", action="store_true", help="a few tiny steps and a small evaluation")
+    parser.add_argument("--rescore", action="store_true",
+                        help="train nothing: score the snapshots in --out again with today's nbutils.evaluate and "
+                             "rewrite the evaluation fields of its record.json")
     args = parser.parse_args(argv)
+    if args.rescore:
+        return rescore(args.out)
 
     from nbutils.checkpoint import save_checkpoint
     from nbutils.data import StoryStream
@@ -102,11 +142,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         point = {"step": step, "tokens": step * train_config.batch_size * args.context,
                  "stories_read": stream.stories_used, "elapsed_s": round(say.elapsed, 1),
                  "train_loss": sum(recent) / len(recent) if recent else None,
-                 "val_loss": report.loss_per_token, "gap": report.loss_per_token - floor,
-                 "answerable": report.answerable, "answerable_accuracy": report.answerable_accuracy,
-                 "unanswerable": report.unanswerable, "unanswerable_accuracy": report.unanswerable_accuracy,
-                 "by_distance": report.by_distance, "by_kind": report.by_kind, "by_pronoun": report.by_pronoun,
-                 "failures": report.failures[:5], "extra": {}}
+                 **_evaluation_fields(report, floor), "extra": {}}
         record["points"].append(point)
         record["tokens_cut"] = stream.tokens_cut
         write_json(out / "record.json", record)
