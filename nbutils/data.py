@@ -21,6 +21,8 @@ from typing import Iterator, Protocol, Sequence
 
 import torch
 
+from nbutils.validate import require_int
+
 __all__ = [
     "Tokenizer", "load_text", "train_val_split", "encode_corpus", "get_batch", "lm_windows",
     "language_model_batches", "world_text", "StoryStream",
@@ -181,39 +183,60 @@ def language_model_batches(data: torch.Tensor, batch_size: int, context_length: 
 
 
 class StoryStream:
-    """An endless stream of fresh toy-world stories, cut into training rows that start at a story's beginning.
+    """An endless stream of fresh toy-world stories, packed into training rows that start at a story's beginning.
 
     Each row is ``SEP + story + SEP + story + ...`` (``SEP`` is the blank line between stories), filled up to
-    ``context_length + 1`` tokens; the story that does not fit is cut, and the next row starts with a new one.
-    Every story is new (drawn from ``random.Random(seed)``), so nothing repeats and the model cannot memorise;
-    and every story is seen from its first sentence, as the entropy floor assumes. ``sample`` has the
-    signature ``Trainer`` expects of a batch source. ``stories_used`` and ``tokens_cut`` count what was read.
-    The stream's own ``random.Random`` decides the stories; the ``generator`` argument is not needed.
+    ``context_length + 1`` tokens. Every story is new (drawn from ``random.Random(seed)``), so nothing repeats
+    and the model cannot memorise; and every story is seen from its first sentence, as the entropy floor assumes.
+
+    **Packing.** The stream keeps ``buffer`` stories waiting. A row begins with the oldest waiting story and is
+    filled with the first waiting story that still fits the room left (first fit); when none fits, the room
+    is filled with the *opening* of the oldest waiting story, which stays waiting and is read in full later
+    (``tokens_repeated`` counts these copies). So no story loses its end, except one longer than a row
+    (``tokens_cut``). With ``buffer=1`` a row is simply the next stories in order, the last one cut, which
+    drops the ends of stories and so trains their late sentences (and the questions asked there) less than
+    their openings. ``stories_used`` counts the stories drawn.
+
+    ``sample`` has the signature ``Trainer`` expects of a batch source. The stream's own ``random.Random``
+    decides the stories; the ``generator`` argument is not needed.
     """
 
-    def __init__(self, tokenizer, seed: int = 1) -> None:
+    def __init__(self, tokenizer, seed: int = 1, buffer: int = 16) -> None:
         import random
 
-        if isinstance(seed, bool) or not isinstance(seed, int) or seed < 0:
-            raise ValueError(f"seed must be a non-negative int, got {seed!r}")
-        self.tokenizer, self.seed = tokenizer, seed
+        self.seed = require_int("seed", seed, minimum=0)
+        self.buffer = require_int("buffer", buffer)
+        self.tokenizer = tokenizer
         self.rng = random.Random(seed)
         self.separator = list(tokenizer.encode("\n\n"))
+        self.waiting: list[list[int]] = []
         self.stories_used = 0
         self.tokens_cut = 0
+        self.tokens_repeated = 0
 
     def next_story_ids(self) -> list[int]:
+        """A new story's ids, led by the separator."""
         from nbutils.world import generate_story
 
         self.stories_used += 1
         return self.separator + list(self.tokenizer.encode(generate_story(self.rng).text))
 
     def row(self, length: int) -> list[int]:
-        """``length`` token ids: whole stories from their beginning, the last one cut."""
+        """``length`` token ids: whole stories from their beginning, packed first-fit (see the class docstring)."""
         ids: list[int] = []
         while len(ids) < length:
-            story = self.next_story_ids()
+            while len(self.waiting) < self.buffer:
+                self.waiting.append(self.next_story_ids())
             room = length - len(ids)
+            if self.buffer == 1 or not ids:
+                pick = 0  # the oldest story opens the row, so every story is read in turn
+            else:
+                pick = next((i for i, story in enumerate(self.waiting) if len(story) <= room), None)
+            if pick is None:  # nothing fits: the oldest story's opening fills the room, the story stays waiting
+                ids.extend(self.waiting[0][:room])
+                self.tokens_repeated += room
+                continue
+            story = self.waiting.pop(pick)
             self.tokens_cut += max(0, len(story) - room)
             ids.extend(story[:room])
         return ids

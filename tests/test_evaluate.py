@@ -169,6 +169,29 @@ def test_story_stream_rows_start_at_a_story(tokenizer):
         StoryStream(tokenizer, seed=-1)
 
 
+def test_story_stream_packs_whole_stories_first_fit(tokenizer):
+    """With a buffer, only a story longer than a row is cut (a gap no story fits gets a copy of an opening);
+    with ``buffer=1`` the rows are the stories in order, the last one cut, as before."""
+    packed, plain = StoryStream(tokenizer, seed=5, buffer=16), StoryStream(tokenizer, seed=5, buffer=1)
+    length = 257
+    rows = [packed.row(length) for _ in range(40)]
+    for _ in range(40):
+        plain.row(length)
+    assert all(len(r) == length for r in rows)
+    assert packed.tokens_cut < plain.tokens_cut / 3, (packed.tokens_cut, plain.tokens_cut)
+    assert 0 < packed.tokens_repeated < 0.2 * 40 * length and plain.tokens_repeated == 0
+    # buffer=1 is the old rule: concatenate stories in order and cut each row at `length`
+    import random
+    from nbutils.world import generate_story
+    rng, sep = random.Random(5), tokenizer.encode("\n\n")
+    first = []
+    while len(first) < length:
+        first += sep + tokenizer.encode(generate_story(rng).text)
+    assert StoryStream(tokenizer, seed=5, buffer=1).row(length) == first[:length]
+    with pytest.raises(ValueError, match="buffer"):
+        StoryStream(tokenizer, seed=5, buffer=0)
+
+
 def test_trainer_accepts_a_batch_source(tokenizer):
     torch.manual_seed(0)
     model = GPT(GPTConfig(vocab_size=tokenizer.vocab_size, context_length=32, n_layer=1, n_head=2, n_embd=16))

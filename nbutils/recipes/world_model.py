@@ -91,6 +91,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument("--layers", type=int, default=4)
     parser.add_argument("--heads", type=int, default=4)
     parser.add_argument("--width", type=int, default=128)
+    parser.add_argument("--buffer", type=int, default=16,
+                        help="stories waiting to be packed into rows (1: in order, the last one of a row cut)")
     parser.add_argument("--quick", action="store_true", help="a few tiny steps and a small evaluation")
     parser.add_argument("--rescore", action="store_true",
                         help="train nothing: score the snapshots in --out again with today's nbutils.evaluate and "
@@ -125,11 +127,13 @@ def main(argv: Sequence[str] | None = None) -> int:
                                device="auto")
     torch.manual_seed(args.seed)
     model = GPT(config)
-    stream = StoryStream(tokenizer, seed=1000 + args.seed)
+    stream = StoryStream(tokenizer, seed=1000 + args.seed, buffer=args.buffer)
     trainer = Trainer(model, stream, None, train_config)
     out = args.out
     out.mkdir(parents=True, exist_ok=True)
-    record = {"recipe": "python -m nbutils.recipes.world_model" + (f" --seed {args.seed}" if args.seed else ""),
+    changed = [f"--{name.replace('_', '-')} {value}" for name, value in vars(args).items()
+               if name not in ("out", "quick", "rescore") and value != parser.get_default(name)]
+    record = {"recipe": " ".join(["python -m nbutils.recipes.world_model", *changed]),
               "model_config": config.__dict__, "train_config": train_config.to_dict(), "versions": versions(),
               "evaluation": {"stories": len(stories), "floor_per_token": floor, "tokens": n_floor_tokens,
                              "stories_longer_than_context": too_long},
@@ -144,7 +148,7 @@ def main(argv: Sequence[str] | None = None) -> int:
                  "train_loss": sum(recent) / len(recent) if recent else None,
                  **_evaluation_fields(report, floor), "extra": {}}
         record["points"].append(point)
-        record["tokens_cut"] = stream.tokens_cut
+        record["tokens_cut"], record["tokens_repeated"] = stream.tokens_cut, stream.tokens_repeated
         write_json(out / "record.json", record)
         save_checkpoint(out / "snapshots" / f"step_{step:05d}", trainer.model, tokenizer=tokenizer)
         say(f"step {step:5d}  tokens {point['tokens'] / 1e6:5.1f}M  val {report.loss_per_token:.4f} "
