@@ -17,7 +17,7 @@ from __future__ import annotations
 
 import os
 from pathlib import Path
-from typing import Iterator, Protocol, Sequence
+from typing import Any, Callable, Iterator, Protocol, Sequence
 
 import torch
 
@@ -26,7 +26,10 @@ from nbutils.validate import require_int
 __all__ = [
     "Tokenizer", "load_text", "train_val_split", "encode_corpus", "get_batch", "lm_windows",
     "language_model_batches", "world_text", "StoryStream",
+    "IGNORE_INDEX", "pad_batch", "collate", "shuffled_batches",
 ]
+
+IGNORE_INDEX = -100  # cross_entropy's ignore_index: targets with this value are left out of the loss
 
 
 class Tokenizer(Protocol):
@@ -248,3 +251,69 @@ class StoryStream:
         if device is not None:
             x, y = x.to(device), y.to(device)
         return x, y
+
+
+# --------------------------------------------------------------------------------------- task batches
+def pad_batch(sequences: Sequence[Sequence[int]], pad_id: int = 0,
+              device: torch.device | str | None = None) -> tuple[torch.Tensor, torch.Tensor]:
+    """Right-pad id lists into one (B, T) tensor, T the longest length; returns ``(ids, lengths)``.
+
+    The real tokens come first and the row is filled up with ``pad_id`` after them. Attention is causal, so
+    a real token never looks at the padding that follows it: its hidden state is what it would be without
+    any padding, and no attention mask is needed.
+
+    >>> ids, lengths = pad_batch([[5, 6, 7], [8]], pad_id=0)
+    >>> ids.tolist(), lengths.tolist()
+    ([[5, 6, 7], [8, 0, 0]], [3, 1])
+    """
+    if len(sequences) == 0:
+        raise ValueError("pad_batch needs at least one sequence")
+    lengths = [len(s) for s in sequences]
+    if min(lengths) == 0:
+        raise ValueError(f"sequence {lengths.index(0)} is empty; every row needs at least one real token")
+    ids = torch.full((len(sequences), max(lengths)), pad_id, dtype=torch.long)
+    for row, seq in enumerate(sequences):
+        ids[row, :len(seq)] = torch.as_tensor(list(seq), dtype=torch.long)
+    return ids.to(device), torch.tensor(lengths, dtype=torch.long, device=device)
+
+
+def collate(examples: Sequence[tuple[torch.Tensor, torch.Tensor]],
+            pad_id: int = 0) -> tuple[torch.Tensor, torch.Tensor]:
+    """Stack ``(ids, targets)`` examples of different lengths into a batch ``(x, y)`` of shape (B, T).
+
+    Shorter examples are padded on the right (``pad_batch``): inputs with ``pad_id``, targets with
+    ``IGNORE_INDEX``, so the padding costs nothing in the loss and changes no prediction.
+    """
+    if len(examples) == 0:
+        raise ValueError("collate needs at least one example")
+    for i, pair in enumerate(examples):
+        if not (isinstance(pair, (tuple, list)) and len(pair) == 2):
+            raise TypeError(f"example {i} must be a pair (ids, targets)")
+        ids, targets = pair
+        if not isinstance(ids, torch.Tensor) or not isinstance(targets, torch.Tensor):
+            raise TypeError(f"example {i}: ids and targets must be tensors")
+        if ids.dim() != 1 or ids.shape != targets.shape:
+            raise ValueError(f"example {i}: ids and targets must be 1-D and equally long, got shapes "
+                             f"{tuple(ids.shape)} and {tuple(targets.shape)}")
+    x, _ = pad_batch([ids.tolist() for ids, _ in examples], pad_id)
+    y, _ = pad_batch([targets.tolist() for _, targets in examples], IGNORE_INDEX)
+    return x, y
+
+
+def shuffled_batches(examples: Sequence[Any], batch_size: int, make_batch: Callable[[list[Any]], Any],
+                     generator: torch.Generator | None = None) -> Iterator[Any]:
+    """Endless batches of labelled examples: ``make_batch(chosen)`` for the next ``batch_size`` examples of a
+    shuffled pass over ``examples``, a new order every pass (the leftover of a pass goes first).
+
+    ``generator`` (a seeded CPU ``torch.Generator``) makes the order the same every run. ``Trainer`` reads
+    fine-tuning batches from this iterator.
+    """
+    if len(examples) == 0:
+        raise ValueError("there are no examples to make batches of")
+    require_int("batch_size", batch_size)
+    order: list[int] = []
+    while True:
+        if len(order) < batch_size:  # a new shuffled pass over the examples
+            order += torch.randperm(len(examples), generator=generator).tolist()
+        chosen, order = order[:batch_size], order[batch_size:]
+        yield make_batch([examples[i] for i in chosen])

@@ -1,9 +1,9 @@
-"""The training loop of the course: one loop for notebooks and for the command line.
+"""The training loop of the course: one loop for pretraining, fine-tuning and the command line.
 
-Training a language model repeats one *step* many times::
+Training a model repeats one *step* many times::
 
-    x, y = a random batch of windows from the training ids (y is x shifted by one token)
-    loss = model(x, y)          # how surprised the model is by the true next tokens
+    batch = next(batches)       # e.g. x, y: windows of token ids and the same windows shifted by one
+    loss = loss_fn(model, batch)  # how surprised the model is by the targets
     loss.backward()             # gradients: which way each weight should move
     optimizer.step()            # move every weight a little, by the learning rate of this step
 
@@ -12,49 +12,64 @@ Around that step this module adds what a real run needs, each in a few readable 
 - ``TrainConfig``   every knob of a run in one dataclass (steps, batch size, learning rates, ...)
 - ``lr_at``         the learning-rate schedule: linear warm-up, then cosine decay to ``min_lr``
 - ``History``       the losses, learning rates and token counts of a run, kept in memory (and as JSON)
-- ``Trainer``       AdamW (weight decay on 2-D weights only), gradient clipping, evaluation on fixed
-                    validation batches, progress display, safe interruption, checkpoints
-- ``plot_loss_curves``  training and validation loss of a ``History`` in one picture
+- ``Trainer``       AdamW (weight decay on 2-D weights only), gradient clipping, evaluation every
+                    ``eval_every`` steps, a callback, safe interruption, checkpoints and resuming
 
-Progress: in JupyterLab the trainer shows a progress bar and a loss plot that redraws itself while it
-trains. When no person is watching (a notebook run by nbval or nbconvert, detected by the environment
-variable ``JPY_SESSION_NAME`` being absent) it shows no bar and draws the plot once, at the end. Set
-``NBUTILS_LIVE=1`` (or ``0``) to force the live (or quiet) display.
+**Batches.** The trainer reads batches from one of three kinds of ``train_data``:
 
-Interrupting (the stop button, or Ctrl-C) never leaves a half-done step: the current step finishes, the
-trainer prints one line saying where it stopped and returns normally, with model, optimiser and history
-intact. Calling ``trainer.train()`` again continues from there with the same learning-rate schedule.
+- a 1-D tensor of token ids: random windows (``nbutils.data.get_batch``) from the trainer's own seeded
+  generator, the way a language model is pretrained;
+- a *batch source*, an object with ``sample(batch_size, context_length, generator, device) -> (x, y)``,
+  such as ``nbutils.data.StoryStream`` (fresh stories);
+- any iterator of batches, e.g. ``nbutils.data.shuffled_batches`` for fine-tuning on labelled examples.
+
+A batch is a tuple ``(*inputs, targets)``. ``loss_fn(model, batch)`` turns it into the loss; the default,
+``lm_loss``, is ``model(x, y)[1]`` (what ``nbutils.model.GPT`` returns). Targets equal to
+``IGNORE_INDEX`` (-100) are left out of the loss and of ``History.tokens_seen``, which counts the targets
+the model was trained on (tokens for a language model, answer tokens for translation, labels for
+classification).
+
+**Evaluation.** ``val_data`` (a 1-D id tensor) gives ``eval_batches`` fixed validation batches, the same at
+every evaluation; or ``evaluate=fn`` gives any function ``fn(model) -> float`` (e.g. the loss on the answers
+of held-out translation pairs). Either is measured before training, every ``eval_every`` steps and at the
+last step.
+
+**Display.** This module draws nothing and prints nothing. ``train(callback=...)`` calls a function with the
+``History`` every ``log_every`` steps and after each evaluation; ``train(progress=...)`` takes an object
+with ``start(step, until)``, ``update(history, evaluated)`` and ``close(history, stopped)``, such as
+``nbutils.progress.TrainingProgress`` (a progress bar and a live loss plot), which the caller hands in.
+
+**Interrupting** (the stop button, or Ctrl-C) never leaves a half-done step: the current step finishes and
+``train`` returns normally, with model, optimiser and history intact (``trainer.stopped`` is True). Calling
+``trainer.train()`` again continues from there with the same learning-rate schedule.
 
     >>> trainer = Trainer(model, train_ids, val_ids, TrainConfig(steps=2000))   # doctest: +SKIP
-    >>> history = trainer.train()                                              # doctest: +SKIP
+    >>> history = trainer.train(progress=TrainingProgress(floor=0.5))          # doctest: +SKIP
 """
 
 from __future__ import annotations
 
-import io
 import json
 import math
-import os
 import signal
-import sys
 import threading
-import time
 from contextlib import contextmanager
 from dataclasses import asdict, dataclass, field, fields
-from typing import Any, Callable, Iterator, Mapping
+from typing import Any, Callable, Iterable, Iterator, Mapping, Protocol, Sequence
 
 import numpy as np
 import torch
 import torch.nn as nn
 
-from nbutils.data import get_batch
+from nbutils.data import IGNORE_INDEX, get_batch
 from nbutils.device import pick_device, seed_everything
+from nbutils.validate import require_int
 
-__all__ = [
-    "TrainConfig", "lr_at", "History", "Trainer", "make_optimizer", "plot_loss_curves", "live_display_wanted",
-]
+__all__ = ["TrainConfig", "lr_at", "History", "Trainer", "make_optimizer", "lm_loss", "ProgressDisplay"]
 
 _EVAL_SEED_OFFSET = 1_000_003  # the validation batches come from their own generator, seeded cfg.seed + this
+
+Batch = Sequence[torch.Tensor]
 
 
 # ----------------------------------------------------------------------------------------- configuration
@@ -183,22 +198,6 @@ class History:
         return cls.from_dict(json.loads(text))
 
 
-def plot_loss_curves(history: History | Mapping[str, Any], ax=None, floor: float | None = None, **kwargs):
-    """Draw the training loss (every step) and the validation loss (markers) of a run; returns the Axes.
-
-    ``floor``: a dashed line at the lowest loss possible on this data (e.g. the toy world's entropy floor).
-    Other keywords (``title``, ``floor_label``, ...) go to ``nbutils.plots.loss_curves``.
-    """
-    from nbutils.plots import loss_curves
-
-    if isinstance(history, Mapping):
-        history = History.from_dict(history)
-    if not isinstance(history, History):
-        raise TypeError(f"plot_loss_curves needs a History (or its to_dict()), got {type(history).__name__}")
-    return loss_curves(history.steps, history.train_loss, val_steps=history.val_steps,
-                       val_loss=history.val_loss, floor=floor, ax=ax, **kwargs)
-
-
 # ----------------------------------------------------------------------------------------- optimiser
 def make_optimizer(model: nn.Module, cfg: TrainConfig) -> torch.optim.AdamW:
     """AdamW with weight decay on the 2-D weight matrices only (Linear weights, embeddings).
@@ -245,169 +244,137 @@ def _stop_requests() -> Iterator[dict]:
         signal.signal(signal.SIGINT, previous)
 
 
-# ----------------------------------------------------------------------------------------- progress
-def live_display_wanted() -> bool:
-    """True when a person watches the notebook (JupyterLab sets ``JPY_SESSION_NAME`` for its kernels);
-    ``NBUTILS_LIVE=1`` / ``0`` forces the answer."""
-    forced = os.environ.get("NBUTILS_LIVE")
-    if forced in ("0", "1"):
-        return forced == "1"
-    return bool(os.environ.get("JPY_SESSION_NAME"))
-
-
-def _in_notebook() -> bool:
-    """True inside a Jupyter kernel (where pictures can be displayed)."""
-    shell = sys.modules.get("IPython")
-    get = getattr(shell, "get_ipython", None)
-    return bool(get and get() is not None and "IPKernelApp" in getattr(get(), "config", {}))
-
-
-class _Progress:
-    """The progress bar and the live loss plot; quiet when nobody watches.
-
-    live:      tqdm bar + a plot redrawn at every evaluation and at most every ``redraw_s`` seconds.
-    notebook without a front end: nothing while training, then one summary line and the final plot.
-    terminal:  a text progress bar on stderr (when stderr is a terminal), then the summary line.
-    """
-
-    def __init__(self, start: int, until: int, mode: str | None, floor: float | None, redraw_s: float = 2.0):
-        self.mode = mode if mode is not None else (
-            "live" if live_display_wanted() and _in_notebook() else "notebook" if _in_notebook() else "terminal")
-        if self.mode not in ("live", "notebook", "terminal", "off"):
-            raise ValueError(f"progress must be 'live', 'notebook', 'terminal', 'off' or None, got {mode!r}")
-        self.floor, self.redraw_s, self.start, self.until = floor, redraw_s, start, until
-        self.started = time.perf_counter()
-        self.last_draw = 0.0
-        self.bar = None
-        self.handle = None
-        if self.mode == "live" or (self.mode == "terminal" and sys.stderr.isatty()):
-            from tqdm.auto import tqdm
-
-            self.bar = tqdm(total=until, initial=start, unit="step", dynamic_ncols=True)
-
-    def _picture(self, history: History):
-        from IPython.display import Image
-        from matplotlib.figure import Figure
-
-        figure = Figure(figsize=(6.4, 3.6), layout="constrained")  # not pyplot: nothing shows by itself
-        plot_loss_curves(history, ax=figure.add_subplot(), floor=self.floor)
-        buffer = io.BytesIO()
-        figure.savefig(buffer, format="png", dpi=90)
-        return Image(data=buffer.getvalue(), format="png")
-
-    def update(self, history: History, evaluated: bool) -> None:
-        if self.bar is not None:
-            self.bar.n = history.last_step
-            postfix = {"loss": f"{history.train_loss[-1]:.3f}"} if history.train_loss else {}
-            if history.val_loss:
-                postfix["val"] = f"{history.val_loss[-1]:.3f}"
-            self.bar.set_postfix(postfix, refresh=False)
-            self.bar.refresh()
-        now = time.perf_counter()
-        if self.mode == "live" and history.steps and (evaluated or now - self.last_draw > self.redraw_s):
-            from IPython.display import display
-
-            picture = self._picture(history)
-            if self.handle is None:
-                self.handle = display(picture, display_id=True)
-            else:
-                self.handle.update(picture)
-            self.last_draw = time.perf_counter()
-
-    def close(self, history: History, stopped: bool) -> None:
-        if self.bar is not None:
-            self.bar.close()
-        if self.mode == "off":
-            return
-        seconds = time.perf_counter() - self.started
-        parts = [f"{'stopped' if stopped else 'trained'} at step {history.last_step} of {self.until}"
-                 f" ({history.last_step - self.start} steps in {seconds:.1f} s)"]
-        if history.train_loss:
-            parts.append(f"train loss {history.train_loss[-1]:.3f}")
-        if history.val_loss:
-            parts.append(f"val loss {history.val_loss[-1]:.3f} (step {history.val_steps[-1]})")
-        line = ", ".join(parts)
-        if stopped:
-            line += "; call train() again to continue"
-        print(line)
-        if self.mode == "live" and history.steps:
-            self.update(history, evaluated=True)
-        elif self.mode == "notebook" and history.steps:
-            from IPython.display import display
-
-            display(self._picture(history))
-
-
 # ----------------------------------------------------------------------------------------- the trainer
-class Trainer:
-    """Trains a language model on 1-D tensors of token ids and remembers everything needed to continue.
+def lm_loss(model: nn.Module, batch: Batch) -> torch.Tensor:
+    """The loss of a language-model batch ``(x, y)``: ``model(x, y)`` returns ``(logits, loss)``."""
+    x, y = batch
+    return model(x, y)[1]
 
-    ``model(x, y)`` must return ``(logits, loss)`` (like ``nbutils.model.GPT``). ``train_data`` and
-    ``val_data`` are 1-D ``torch.long`` tensors (``nbutils.data.encode_corpus``); batches come from
-    ``nbutils.data.get_batch`` with the trainer's own seeded generator, so a run is the same every time.
+
+class ProgressDisplay(Protocol):
+    """What ``Trainer.train(progress=...)`` calls (``nbutils.progress.TrainingProgress`` is one)."""
+
+    def start(self, step: int, until: int) -> None: ...
+
+    def update(self, history: History, evaluated: bool) -> None: ...
+
+    def close(self, history: History, stopped: bool) -> None: ...
+
+
+class Trainer:
+    """Trains a model on batches and remembers everything needed to continue.
+
+    ``train_data``: a 1-D tensor of token ids, a batch source or an iterator of batches (see the module
+    docstring). ``val_data``: a 1-D tensor of token ids (fixed validation batches) or None; ``evaluate``:
+    instead, a function ``model -> float``. ``loss_fn(model, batch)``: the loss of one batch (default
+    ``lm_loss``). ``context_length`` matters only for token ids and batch sources (None: the model's
+    ``config.context_length``).
 
     Creating a trainer seeds every random generator (``seed_everything(config.seed)``) and moves the model to
-    ``config.device`` ("auto": ``nbutils.device.pick_device()``).
+    ``config.device`` ("auto": ``nbutils.device.pick_device()``); batches of an iterator are moved there too.
 
-    Attributes a notebook may use: ``model``, ``optimizer``, ``history``, ``config``, ``device``, ``step``.
+    Attributes a notebook may use: ``model``, ``optimizer``, ``history``, ``config``, ``device``, ``step``,
+    ``stopped``.
     """
 
-    def __init__(self, model: nn.Module, train_data: torch.Tensor, val_data: torch.Tensor | None,
-                 config: TrainConfig | None = None, *, optimizer: torch.optim.Optimizer | None = None,
-                 history: History | None = None) -> None:
+    def __init__(self, model: nn.Module, train_data: torch.Tensor | Any | Iterable[Batch],
+                 val_data: torch.Tensor | None = None, config: TrainConfig | None = None, *,
+                 loss_fn: Callable[[nn.Module, Batch], torch.Tensor] = lm_loss,
+                 evaluate: Callable[[nn.Module], float] | None = None,
+                 optimizer: torch.optim.Optimizer | None = None, history: History | None = None) -> None:
         if not isinstance(model, nn.Module):
             raise TypeError(f"model must be a torch.nn.Module, got {type(model).__name__}")
         config = config if config is not None else TrainConfig()
         if not isinstance(config, TrainConfig):
             raise TypeError(f"config must be a TrainConfig, got {type(config).__name__}")
+        if val_data is not None and evaluate is not None:
+            raise ValueError("give val_data (fixed validation batches) or evaluate (a function), not both")
+        if not callable(loss_fn) or (evaluate is not None and not callable(evaluate)):
+            raise TypeError("loss_fn and evaluate must be functions")
         self.config = config
         self.device = pick_device(None if config.device == "auto" else config.device)
         seed_everything(config.seed)
         self.model = model.to(self.device)
-        model_context = getattr(getattr(model, "config", None), "context_length", None)
-        self.context_length = config.context_length or model_context
-        if self.context_length is None:
-            raise ValueError("set TrainConfig.context_length: the model has no config.context_length to use")
-        if model_context is not None and self.context_length > model_context:
-            raise ValueError(f"TrainConfig.context_length={self.context_length} is longer than the model's "
-                             f"context_length={model_context}")
-        # train_data may also be a batch source: an object with sample(batch_size, context_length, generator,
-        # device) -> (x, y), such as nbutils.data.StoryStream (fresh stories, each row from a story's start).
-        self.batch_source = train_data if callable(getattr(train_data, "sample", None)) else None
-        for name, data in (("train_data", train_data), ("val_data", val_data)):
-            if (data is None and name == "val_data") or (name == "train_data" and self.batch_source is not None):
-                continue
-            if not isinstance(data, torch.Tensor) or data.dim() != 1 or data.dtype.is_floating_point:
-                raise TypeError(f"{name} must be a 1-D tensor of token ids (see nbutils.data.encode_corpus)")
-            if len(data) < self.context_length + 1:
-                raise ValueError(f"{name} has {len(data)} tokens; one window needs context_length + 1 = "
-                                 f"{self.context_length + 1}")
+        self.loss_fn, self.evaluate_fn = loss_fn, evaluate
+        self.batch_generator = torch.Generator().manual_seed(config.seed)
+        self.batches = self._batches_from(train_data)
         self.train_data, self.val_data = train_data, val_data
         self.optimizer = optimizer if optimizer is not None else make_optimizer(self.model, config)
         self.history = history if history is not None else History()
-        self.batch_generator = torch.Generator().manual_seed(config.seed)
         self.eval_batches = self._fixed_batches(val_data) if val_data is not None else []
+        self.stopped = False
 
     # ---- batches and evaluation
+    def _model_context(self) -> int:
+        model_context = getattr(getattr(self.model, "config", None), "context_length", None)
+        context = self.config.context_length or model_context
+        if context is None:
+            raise ValueError("set TrainConfig.context_length: the model has no config.context_length to use")
+        if model_context is not None and context > model_context:
+            raise ValueError(f"TrainConfig.context_length={context} is longer than the model's "
+                             f"context_length={model_context}")
+        return context
+
+    def _check_ids(self, name: str, data: Any) -> None:
+        if not isinstance(data, torch.Tensor) or data.dim() != 1 or data.dtype.is_floating_point:
+            raise TypeError(f"{name} must be a 1-D tensor of token ids (see nbutils.data.encode_corpus)")
+        if len(data) < self.context_length + 1:
+            raise ValueError(f"{name} has {len(data)} tokens; one window needs context_length + 1 = "
+                             f"{self.context_length + 1}")
+
+    def _batches_from(self, data: Any) -> Iterator[Batch]:
+        """An endless iterator of batches on the trainer's device (see the module docstring)."""
+        self.context_length = None
+        if isinstance(data, torch.Tensor) or callable(getattr(data, "sample", None)):
+            self.context_length = self._model_context()
+            if isinstance(data, torch.Tensor):
+                self._check_ids("train_data", data)
+            return self._sampled_batches(data)
+        if isinstance(data, Iterable):
+            return (tuple(t.to(self.device) for t in batch) for batch in data)
+        raise TypeError("train_data must be a 1-D tensor of token ids, an object with a sample(batch_size, "
+                        f"context_length, generator, device) method, or an iterator of batches; got "
+                        f"{type(data).__name__}")
+
+    def _sampled_batches(self, data: Any) -> Iterator[Batch]:
+        """Random windows of a token-id tensor, or samples of a batch source, drawn with the trainer's
+        generator when each one is needed (so a saved generator state resumes the same stream)."""
+        size, context = self.config.batch_size, self.context_length
+        while True:
+            if isinstance(data, torch.Tensor):
+                yield get_batch(data, size, context, generator=self.batch_generator, device=self.device)
+            else:
+                yield data.sample(size, context, generator=self.batch_generator, device=self.device)
+
     def _fixed_batches(self, data: torch.Tensor) -> list[tuple[torch.Tensor, torch.Tensor]]:
         """The same ``eval_batches`` batches at every evaluation, so that the numbers are comparable."""
+        if self.context_length is None:
+            self.context_length = self._model_context()
+        self._check_ids("val_data", data)
         generator = torch.Generator().manual_seed(self.config.seed + _EVAL_SEED_OFFSET)
         return [get_batch(data, self.config.batch_size, self.context_length, generator=generator, device=self.device)
                 for _ in range(self.config.eval_batches)]
 
     @torch.no_grad()
-    def evaluate(self, batches: list[tuple[torch.Tensor, torch.Tensor]] | None = None) -> float:
-        """Mean loss over the fixed validation batches (or the given ones), with dropout off."""
+    def evaluate(self, batches: list[Batch] | None = None) -> float:
+        """The validation loss: ``evaluate(model)`` if the trainer was given that function, else the mean
+        ``loss_fn`` over the fixed validation batches (or the given ones), with dropout off."""
+        if batches is None and self.evaluate_fn is not None:
+            return float(self.evaluate_fn(self.model))
         batches = self.eval_batches if batches is None else batches
         if not batches:
             raise ValueError("there is no validation data to evaluate on")
         was_training = self.model.training
         self.model.eval()
         try:
-            losses = torch.stack([self.model(x, y)[1] for x, y in batches])
+            losses = torch.stack([self.loss_fn(self.model, batch) for batch in batches])
         finally:
             self.model.train(was_training)
         return losses.mean().item()
+
+    @property
+    def can_evaluate(self) -> bool:
+        return bool(self.eval_batches) or self.evaluate_fn is not None
 
     @property
     def step(self) -> int:
@@ -415,90 +382,103 @@ class Trainer:
         return self.history.last_step
 
     # ---- one update
-    def _update(self, step: int) -> torch.Tensor:
-        """Update number ``step`` (from 0): batch, forward, backward, clip, AdamW. Returns the loss tensor."""
+    def _update(self, step: int) -> tuple[torch.Tensor, torch.Tensor]:
+        """Update number ``step`` (from 0): batch, forward, backward, clip, AdamW.
+        Returns the loss and the number of targets scored, as tensors (not copied from the device yet)."""
         lr = lr_at(step, self.config)
         for group in self.optimizer.param_groups:
             group["lr"] = lr
-        source = self.batch_source.sample if self.batch_source is not None else (
-            lambda *args, **kwargs: get_batch(self.train_data, *args, **kwargs))
-        x, y = source(self.config.batch_size, self.context_length, generator=self.batch_generator, device=self.device)
-        _, loss = self.model(x, y)[:2]
+        try:
+            batch = next(self.batches)
+        except StopIteration:
+            raise ValueError(f"the batches ran out after {step} steps; give an endless iterator "
+                             f"(e.g. nbutils.data.shuffled_batches) or fewer steps") from None
+        loss = self.loss_fn(self.model, batch)
         self.optimizer.zero_grad(set_to_none=True)
         loss.backward()
         if self.config.grad_clip is not None:
             nn.utils.clip_grad_norm_(self.model.parameters(), self.config.grad_clip, foreach=True)
         self.optimizer.step()
-        return loss.detach()
+        return loss.detach(), (batch[-1] != IGNORE_INDEX).sum()
 
-    def _record(self, pending: list[torch.Tensor], first_step: int) -> None:
+    def _record(self, pending: list[tuple[torch.Tensor, torch.Tensor]], first_step: int) -> None:
         """Copy the losses of the last few steps into the history (one device-to-host copy for all)."""
         if not pending:
             return
-        tokens_per_step = self.config.batch_size * self.context_length
-        for offset, value in enumerate(torch.stack(pending).tolist()):
+        values = torch.stack([torch.stack([loss.float(), count.float()]) for loss, count in pending]).tolist()
+        tokens = self.history.tokens_seen[-1] if self.history.tokens_seen else 0
+        for offset, (value, count) in enumerate(values):
             step = first_step + offset
+            tokens += int(count)
             self.history.steps.append(step + 1)
             self.history.train_loss.append(value)
             self.history.lr.append(lr_at(step, self.config))
-            self.history.tokens_seen.append((step + 1) * tokens_per_step)
+            self.history.tokens_seen.append(tokens)
         pending.clear()
 
     # ---- the loop
     def train(self, until: int | None = None, *, callback: Callable[[History], Any] | None = None,
-              progress: str | None = None, floor: float | None = None) -> History:
+              progress: ProgressDisplay | None = None) -> History:
         """Train until ``until`` updates in total (default: ``config.steps``) and return the history.
 
         Starts where the history ends, so calling it again continues an interrupted run. ``callback(history)``
-        is called every ``config.log_every`` steps and after each evaluation. ``progress``: None chooses by
-        itself (see the module docstring); or one of "live", "notebook", "terminal", "off". ``floor`` draws a
-        dashed line in the loss plot.
+        is called every ``config.log_every`` steps and after each evaluation. ``progress``: a display (see
+        ``nbutils.progress.TrainingProgress``) or None for none.
         """
         cfg = self.config
-        until = cfg.steps if until is None else until
-        if isinstance(until, bool) or not isinstance(until, int) or until < 0:
-            raise ValueError(f"until must be an int >= 0, got {until!r}")
+        until = cfg.steps if until is None else require_int("until", until, minimum=0)
+        if isinstance(progress, str):
+            if progress != "off":
+                raise TypeError(f"progress={progress!r}: pass a display object, e.g. "
+                                f"nbutils.progress.TrainingProgress({progress!r}), or None for none")
+            progress = None  # the old spelling of "no display"
         start = self.step
-        display = _Progress(start, until, progress, floor)
+        if progress is not None:
+            progress.start(start, until)
         self.model.train()
-        pending: list[torch.Tensor] = []
+        pending: list[tuple[torch.Tensor, torch.Tensor]] = []
         first_pending = start
-        stopped = False
+        self.stopped = False
         with _stop_requests() as stop:
             try:
-                if start == 0 and self.eval_batches and not self.history.val_steps:
-                    self._validate(0, display, callback)  # the loss before any training: about log(vocab_size)
+                if start == 0 and self.can_evaluate and not self.history.val_steps:
+                    self._validate(0, progress, callback)  # the loss before any training: about log(vocab_size)
                 for step in range(start, until):
                     if stop["stop"]:
-                        stopped = True
+                        self.stopped = True
                         break
                     pending.append(self._update(step))
                     done = step + 1
-                    evaluate = bool(self.eval_batches) and (done % cfg.eval_every == 0 or done == cfg.steps)
+                    evaluate = self.can_evaluate and (done % cfg.eval_every == 0 or done == cfg.steps)
                     if len(pending) >= cfg.log_every or evaluate or done == until:
                         self._record(pending, first_pending)
                         first_pending = done
                         if not evaluate:
-                            display.update(self.history, evaluated=False)
-                            if callback is not None:
-                                callback(self.history)
+                            self._report(progress, callback, evaluated=False)
                     if evaluate:
-                        self._validate(done, display, callback)
-                stopped = stopped or (stop["stop"] and self.step < until)
+                        self._validate(done, progress, callback)
+                self.stopped = self.stopped or (stop["stop"] and self.step < until)
             except KeyboardInterrupt:
-                stopped = True
+                self.stopped = True
             finally:
                 self._record(pending, first_pending)
-        display.close(self.history, stopped)
+        if progress is not None:
+            progress.close(self.history, self.stopped)
         return self.history
 
-    def _validate(self, done: int, display: _Progress, callback: Callable[[History], Any] | None) -> None:
+    def _report(self, progress: ProgressDisplay | None, callback: Callable[[History], Any] | None,
+                evaluated: bool) -> None:
+        if progress is not None:
+            progress.update(self.history, evaluated=evaluated)
+        if callback is not None:
+            callback(self.history)
+
+    def _validate(self, done: int, progress: ProgressDisplay | None,
+                  callback: Callable[[History], Any] | None) -> None:
         loss = self.evaluate()  # first, so that an interrupt cannot leave val_steps one longer than val_loss
         self.history.val_steps.append(done)
         self.history.val_loss.append(loss)
-        display.update(self.history, evaluated=True)
-        if callback is not None:
-            callback(self.history)
+        self._report(progress, callback, evaluated=True)
 
     # ---- random state, checkpoints
     def rng_state(self) -> dict[str, Any]:
@@ -531,7 +511,7 @@ class Trainer:
                         step=self.step, rng_state=self.rng_state())
 
     @classmethod
-    def from_checkpoint(cls, checkpoint, train_data: torch.Tensor, val_data: torch.Tensor | None,
+    def from_checkpoint(cls, checkpoint, train_data: torch.Tensor | Any, val_data: torch.Tensor | None = None,
                         **config_changes: Any) -> "Trainer":
         """Continue a saved run: ``checkpoint`` is a folder or what ``load_checkpoint`` returned.
 

@@ -22,7 +22,9 @@ from nbutils.checks.core import CheckFailed
 from nbutils.checks.training import check_shift_by_one, check_training_step, make_inputs_targets
 from nbutils.data import get_batch
 from nbutils.model import GPT, GPTConfig
-from nbutils.train import History, TrainConfig, Trainer, live_display_wanted, lr_at, make_optimizer, plot_loss_curves
+from nbutils.data import collate, shuffled_batches
+from nbutils.progress import TrainingProgress, person_watching, plot_loss_curves
+from nbutils.train import History, TrainConfig, Trainer, lm_loss, lr_at, make_optimizer
 
 VOCAB = 7
 
@@ -161,7 +163,7 @@ def test_stop_button_finishes_the_current_step(data, capsys):
             os.kill(os.getpid(), signal.SIGINT)
 
     trainer = Trainer(tiny_model(), train_ids, val_ids, small_config(log_every=1))
-    trainer.train(progress="terminal", callback=press_stop)
+    trainer.train(progress=TrainingProgress("terminal"), callback=press_stop)
     assert trainer.step == 7
     assert "stopped at step 7 of 30" in capsys.readouterr().out
     assert signal.getsignal(signal.SIGINT) is signal.default_int_handler  # the usual handler is back
@@ -169,14 +171,32 @@ def test_stop_button_finishes_the_current_step(data, capsys):
     assert trainer.history == straight.history
 
 
-def test_live_display_detection(monkeypatch):
-    monkeypatch.delenv("NBUTILS_LIVE", raising=False)
-    monkeypatch.delenv("JPY_SESSION_NAME", raising=False)
-    assert not live_display_wanted()
+def test_person_watching_detection(monkeypatch):
+    for name in ("NBUTILS_LIVE", "NBUTILS_WIDGETS", "JPY_SESSION_NAME"):
+        monkeypatch.delenv(name, raising=False)
+    assert not person_watching()
     monkeypatch.setenv("JPY_SESSION_NAME", "notebook.ipynb")
-    assert live_display_wanted()
-    monkeypatch.setenv("NBUTILS_LIVE", "0")
-    assert not live_display_wanted()
+    assert person_watching()
+    monkeypatch.setenv("NBUTILS_WIDGETS", "0")  # the older name, still read
+    assert not person_watching()
+    monkeypatch.setenv("NBUTILS_LIVE", "1")  # the one name, read first
+    assert person_watching()
+
+
+def test_progress_display_is_handed_in_and_train_draws_nothing(data, capsys):
+    import nbutils.train as train_module
+
+    assert "progress" not in train_module.__dict__ and "plots" not in train_module.__dict__
+    train_ids, val_ids = data
+    trainer = Trainer(tiny_model(), train_ids, val_ids, small_config(steps=4, eval_every=2))
+    trainer.train()
+    assert capsys.readouterr().out == ""  # no display given: nothing printed
+    trainer.train(until=6, progress=TrainingProgress("terminal"))
+    assert "trained at step 6 of 6 (2 steps in" in capsys.readouterr().out
+    with pytest.raises(TypeError, match="TrainingProgress"):
+        trainer.train(progress="terminal")
+    with pytest.raises(ValueError, match="mode"):
+        TrainingProgress("loud")
 
 
 def test_plot_loss_curves_draws_both_curves(data):
@@ -190,6 +210,62 @@ def test_plot_loss_curves_draws_both_curves(data):
     import matplotlib.pyplot as plt
 
     plt.close("all")
+
+
+def _masked_examples(n: int = 24) -> list[tuple[torch.Tensor, torch.Tensor]]:
+    """Variable-length (ids, targets) examples whose first targets are masked, like translation examples."""
+    generator = torch.Generator().manual_seed(1)
+    examples = []
+    for i in range(n):
+        length = 3 + i % 5
+        ids = torch.randint(0, VOCAB, (length + 1,), generator=generator)
+        targets = ids[1:].clone()
+        targets[:2] = -100
+        examples.append((ids[:-1], targets))
+    return examples
+
+
+def test_trainer_over_an_iterator_of_masked_batches_matches_a_hand_written_loop():
+    examples = _masked_examples()
+    cfg = small_config(steps=7, batch_size=5, log_every=3)
+    val = collate(examples[:6])
+    trainer = Trainer(tiny_model(), shuffled_batches(examples, 5, collate, torch.Generator().manual_seed(3)),
+                      config=cfg, evaluate=lambda m: lm_loss(m, val).item())
+    history = trainer.train()
+
+    model = tiny_model()
+    optimizer = make_optimizer(model, cfg)
+    generator = torch.Generator().manual_seed(3)
+    order, losses, tokens = [], [], []
+    for step in range(cfg.steps):
+        if len(order) < 5:
+            order += torch.randperm(len(examples), generator=generator).tolist()
+        chosen, order = order[:5], order[5:]
+        x, y = collate([examples[i] for i in chosen])
+        for group in optimizer.param_groups:
+            group["lr"] = lr_at(step, cfg)
+        _, loss = model(x, y)
+        optimizer.zero_grad()
+        loss.backward()
+        torch.nn.utils.clip_grad_norm_(model.parameters(), cfg.grad_clip)
+        optimizer.step()
+        losses.append(loss.item())
+        tokens.append((tokens[-1] if tokens else 0) + int((y != -100).sum()))
+    assert history.train_loss == pytest.approx(losses, abs=1e-6)
+    assert history.tokens_seen == tokens  # only the targets in the loss are counted
+    assert history.val_steps == [0, 7]
+    assert history.val_loss[-1] == pytest.approx(lm_loss(model, val).item(), abs=1e-5)
+
+
+def test_trainer_explains_bad_batches_and_settings(data):
+    train_ids, val_ids = data
+    with pytest.raises(TypeError, match="iterator of batches"):
+        Trainer(tiny_model(), 42, None, small_config())
+    with pytest.raises(ValueError, match="not both"):
+        Trainer(tiny_model(), train_ids, val_ids, small_config(), evaluate=lambda m: 0.0)
+    short = Trainer(tiny_model(), iter([collate(_masked_examples(2))]), config=small_config(steps=3))
+    with pytest.raises(ValueError, match="ran out after 1 steps"):
+        short.train()
 
 
 def test_trainer_rejects_bad_data():
