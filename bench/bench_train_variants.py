@@ -52,18 +52,18 @@ def _heads(attn: nn.Module, x: torch.Tensor) -> tuple[torch.Tensor, ...]:
     return tuple(t.view(B, T, attn.n_head, C // attn.n_head).transpose(1, 2) for t in (q, k, v))
 
 
-def _merge(attn: nn.Module, y: torch.Tensor, x: torch.Tensor):
-    return attn.c_proj(y.transpose(1, 2).reshape(x.shape)), None
+def _merge(attn: nn.Module, y: torch.Tensor, x: torch.Tensor) -> torch.Tensor:
+    return attn.c_proj(y.transpose(1, 2).reshape(x.shape))
 
 
-def attention_sdpa_mask(self, x, return_attention=False):
+def attention_sdpa_mask(self, x):
     q, k, v = _heads(self, x)
     T = x.shape[1]
     mask = torch.ones(T, T, dtype=torch.bool).tril()  # built once per call: 4 KB
     return _merge(self, F.scaled_dot_product_attention(q, k, v, attn_mask=mask), x)
 
 
-def attention_sdpa_math(self, x, return_attention=False):
+def attention_sdpa_math(self, x):
     q, k, v = _heads(self, x)
     with torch.nn.attention.sdpa_kernel(torch.nn.attention.SDPBackend.MATH):
         y = F.scaled_dot_product_attention(q, k, v, is_causal=True)
@@ -73,7 +73,7 @@ def attention_sdpa_math(self, x, return_attention=False):
 _MASKS: dict[int, torch.Tensor] = {}
 
 
-def attention_by_hand(self, x, return_attention=False):
+def attention_by_hand(self, x):
     q, k, v = _heads(self, x)
     B, H, T, D = q.shape
     if T not in _MASKS:

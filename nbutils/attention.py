@@ -8,8 +8,9 @@ row of scores into weights that sum to 1, and the output of position i is the we
 In a language model a position may not look at the future: the *causal mask* hides every key that comes
 after the query, by setting its score to -inf before the softmax (exp(-inf) = 0).
 
-This module is written for reading. ``nbutils.model`` uses torch's fused kernel for speed and the tests
-check that both give the same numbers.
+This module is written for reading. ``nbutils.model`` builds its attention on ``MultiHeadAttention`` and
+uses torch's fused kernel for speed (and this module's step-by-step version when a hook asks for the
+weights); the tests check that both give the same numbers.
 
 Mask convention (as ``torch.nn.functional.scaled_dot_product_attention``): a boolean mask is True where
 attention is *allowed*. (``torch.nn.MultiheadAttention`` uses the opposite convention: True = blocked.)
@@ -146,6 +147,10 @@ class MultiHeadAttention(nn.Module):
     ``c_proj`` the output projection. With ``fused_qkv=True`` the weights of ``c_attn`` are laid out as
     ``torch.nn.MultiheadAttention``'s ``in_proj_weight`` (rows: queries, then keys, then values), so weights
     can be copied across (``c_proj`` corresponds to its ``out_proj``).
+
+    This is the only copy of the multi-head computation in the course: the GPT's attention,
+    ``nbutils.model.CausalSelfAttention``, is this class with the causal mask always on, dropout, hook points,
+    and torch's fused kernel in step 3 (it overrides only ``attend``).
     """
 
     def __init__(self, n_embd: int, n_head: int, bias: bool = True, fused_qkv: bool = True) -> None:
@@ -165,6 +170,23 @@ class MultiHeadAttention(nn.Module):
             self.v_proj = nn.Linear(n_embd, n_embd, bias=bias)
         self.c_proj = nn.Linear(n_embd, n_embd, bias=bias)
 
+    def queries_keys_values(self, x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+        """Steps 1 and 2: x (B, T, n_embd) -> q, k, v, each (B, n_head, T, head_size)."""
+        if not isinstance(x, torch.Tensor) or x.dim() != 3 or x.shape[-1] != self.n_embd:
+            shape = tuple(x.shape) if isinstance(x, torch.Tensor) else type(x).__name__
+            raise ValueError(f"expected input of shape (B, T, {self.n_embd}), got {shape}")
+        if self.fused_qkv:
+            q, k, v = self.c_attn(x).split(self.n_embd, dim=-1)
+        else:
+            q, k, v = self.q_proj(x), self.k_proj(x), self.v_proj(x)
+        return split_heads(q, self.n_head), split_heads(k, self.n_head), split_heads(v, self.n_head)
+
+    def attend(self, q: torch.Tensor, k: torch.Tensor, v: torch.Tensor, mask: torch.Tensor | None = None,
+               causal: bool = False) -> tuple[torch.Tensor, torch.Tensor | None]:
+        """Step 3, every head at once: the heads' outputs (B, n_head, T, head_size) and their weights
+        (B, n_head, T, T)."""
+        return scaled_dot_product_attention(q, k, v, mask=mask, causal=causal, return_weights=True)
+
     def forward(
         self,
         x: torch.Tensor,
@@ -174,14 +196,7 @@ class MultiHeadAttention(nn.Module):
     ) -> torch.Tensor | tuple[torch.Tensor, torch.Tensor]:
         """x (B, T, n_embd) -> output (B, T, n_embd); with ``return_weights=True`` also the weights of every
         head, (B, n_head, T, T). ``mask``: boolean, True = may attend, broadcastable to (B, n_head, T, T)."""
-        if not isinstance(x, torch.Tensor) or x.dim() != 3 or x.shape[-1] != self.n_embd:
-            shape = tuple(x.shape) if isinstance(x, torch.Tensor) else type(x).__name__
-            raise ValueError(f"expected input of shape (B, T, {self.n_embd}), got {shape}")
-        if self.fused_qkv:
-            q, k, v = self.c_attn(x).split(self.n_embd, dim=-1)
-        else:
-            q, k, v = self.q_proj(x), self.k_proj(x), self.v_proj(x)
-        q, k, v = (split_heads(t, self.n_head) for t in (q, k, v))          # (B, H, T, head_size)
-        out, weights = scaled_dot_product_attention(q, k, v, mask=mask, causal=causal, return_weights=True)
-        out = self.c_proj(merge_heads(out))
+        q, k, v = self.queries_keys_values(x)                                # (B, H, T, head_size)
+        heads, weights = self.attend(q, k, v, mask=mask, causal=causal)
+        out = self.c_proj(merge_heads(heads))                                # step 4
         return (out, weights) if return_weights else out

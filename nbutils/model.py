@@ -11,27 +11,44 @@
 are the next-token logits a generator samples from (generation itself lives in ``nbutils.generate``, which
 also crops the input to ``context_length``).
 
-Speed: attention runs through torch's fused ``scaled_dot_product_attention``. When the attention weights are
-asked for (``return_attention=True``), the same attention is computed step by step instead, which gives the
-same logits and exposes the weights.
+Speed: attention runs through torch's fused ``scaled_dot_product_attention``, which never stores the
+(T, T) weights. When a hook asks for them (the hook point ``blocks.{i}.attn``, or ``model.attention_maps``),
+that layer computes the same attention step by step with ``nbutils.attention.scaled_dot_product_attention``
+instead (scores, causal mask, softmax, weighted sum): the same logits up to float rounding, and the weights
+can be read or replaced.
+
+**One path.** ``forward(idx, targets=None)`` always returns ``(logits, loss)`` and is
+``lm_head(hidden_states(idx))`` plus the loss; ``hidden_states`` (after the final LayerNorm, with gradients)
+is what classifiers build on, and ``residual_stream``, ``run_with_cache`` and ``attention_maps`` read the
+same forward pass at its hook points.
 
 **Hook points**, for reading or changing what flows through the model (probes, activation patching, head
 ablation). Each has a name, and ``model.hooked({name: fn, ...})`` calls ``fn(tensor, name)`` when the tensor
 passes; ``fn`` returns ``None`` to only look, or a tensor of the same shape to use instead::
 
     embed                  the residual stream before block 0 (token + position embedding)     (B, T, C)
+    blocks.{i}.attn        block i's attention weights; row t: how much position t looks at    (B, n_head, T, T)
+                           each position 0..t (zeros above the diagonal: the causal mask)
+    blocks.{i}.head_out    each head's output in block i, before c_proj mixes the heads    (B, n_head, T, C/n_head)
     blocks.{i}.resid_mid   the stream inside block i, after attention, before the MLP            (B, T, C)
     blocks.{i}.resid_post  the stream after block i                                              (B, T, C)
-    blocks.{i}.head_out    each head's output in block i, before c_proj mixes the heads    (B, n_head, T, C/n_head)
 
 ``model.run_with_cache(idx)`` returns the logits and every hook point's tensor (``HOOK_POINTS`` lists the
-kinds). Without hooks the model runs exactly as without this machinery.
+kinds, in the order a block reaches them). **Patching**: ``patch_hook(source, positions)`` makes a hook
+that puts ``source`` (say, the cached tensor of another run) in place of the tensor at the chosen positions
+(and heads), and ``model.patched(name, source, positions)`` runs the model with it::
+
+    _, clean = model.run_with_cache(clean_idx)
+    with model.patched("blocks.1.resid_post", clean["blocks.1.resid_post"], positions=[5]):
+        logits, _ = model(corrupt_idx)
+
+Without hooks the model runs exactly as without this machinery.
 """
 
 from __future__ import annotations
 
 import math
-from contextlib import contextmanager
+from contextlib import AbstractContextManager, contextmanager
 from dataclasses import dataclass
 from typing import Callable, Iterator, Mapping
 
@@ -39,10 +56,13 @@ import torch
 import torch.nn as nn
 import torch.nn.functional as F
 
-__all__ = ["GPTConfig", "GPT", "Block", "CausalSelfAttention", "MLP", "HOOK_POINTS", "Hook"]
+from nbutils.attention import MultiHeadAttention, scaled_dot_product_attention
 
-#: The kinds of hook points inside each block (plus "embed" before the first block).
-HOOK_POINTS = ("resid_mid", "resid_post", "head_out")
+__all__ = ["GPTConfig", "GPT", "Block", "CausalSelfAttention", "MLP", "HOOK_POINTS", "Hook", "patch_hook"]
+
+#: The kinds of hook points inside each block, in the order the forward pass reaches them
+#: (plus "embed" before the first block).
+HOOK_POINTS = ("attn", "head_out", "resid_mid", "resid_post")
 
 #: A hook: called with the tensor and its hook point's name; returns None (only look) or a replacement.
 Hook = Callable[[torch.Tensor, str], "torch.Tensor | None"]
@@ -60,6 +80,53 @@ def _run_hook(hooks: Mapping[str, Hook], name: str, x: torch.Tensor) -> torch.Te
         got = tuple(out.shape) if isinstance(out, torch.Tensor) else type(out).__name__
         raise ValueError(f"the hook at {name!r} must return None or a tensor of shape {tuple(x.shape)}, got {got}")
     return out
+
+
+def patch_hook(source: torch.Tensor, positions: "int | slice | list[int] | torch.Tensor | None" = None,
+               heads: "int | slice | list[int] | torch.Tensor | None" = None) -> Hook:
+    """A hook that replaces the tensor at a hook point by ``source`` at the chosen positions, for patching.
+
+    ``source`` has the hook point's shape (its batch size may be 1, then it is used for every row), for
+    instance the tensor ``run_with_cache`` kept from another input. ``positions`` picks the sequence
+    positions (an int, a list, a slice or a tensor of indices; None: all of them) along the T axis: dim 1 of
+    the stream (B, T, C), dim 2 of ``head_out`` (B, n_head, T, C/n_head) and of ``attn`` (B, n_head, T, T),
+    where it picks the query rows. ``heads`` picks heads the same way (only for ``head_out`` and ``attn``).
+    Everything not picked is left as it was.
+
+    >>> _, cache = model.run_with_cache(clean)                                  # doctest: +SKIP
+    >>> with model.hooked({"blocks.0.resid_post": patch_hook(cache["blocks.0.resid_post"], [3, 4])}):
+    ...     logits, _ = model(corrupt)
+    """
+    if not isinstance(source, torch.Tensor):
+        raise TypeError(f"source must be a torch.Tensor (for instance a run_with_cache entry), "
+                        f"got {type(source).__name__}")
+
+    def pick(what: str, index, size: int, device: torch.device) -> torch.Tensor:
+        chosen = torch.zeros(size, dtype=torch.bool, device=device)
+        if index is None:
+            return ~chosen
+        if isinstance(index, torch.Tensor):
+            index = index.to(device)
+        try:
+            chosen[index] = True
+        except (IndexError, TypeError) as error:
+            raise ValueError(f"cannot pick {what} {index!r} out of {size}: {error}") from None
+        return chosen
+
+    def hook(x: torch.Tensor, name: str) -> torch.Tensor:
+        if source.dim() != x.dim() or source.shape[1:] != x.shape[1:] or source.shape[0] not in (1, x.shape[0]):
+            raise ValueError(f"the patch for {name!r} has shape {tuple(source.shape)}, but the tensor there has "
+                             f"shape {tuple(x.shape)} (the batch size of the patch may be 1)")
+        if x.dim() == 3:                            # the stream (B, T, C): positions along dim 1
+            if heads is not None:
+                raise ValueError(f"{name!r} has no heads; heads= is for the head_out and attn hook points")
+            where = pick("positions", positions, x.shape[1], x.device)[None, :, None]
+        else:                                       # (B, n_head, T, ...): heads along dim 1, positions dim 2
+            where = (pick("heads", heads, x.shape[1], x.device)[:, None]
+                     & pick("positions", positions, x.shape[2], x.device)[None, :])[None, :, :, None]
+        return torch.where(where, source.to(device=x.device, dtype=x.dtype), x)
+
+    return hook
 
 
 @dataclass
@@ -87,42 +154,39 @@ class GPTConfig:
             raise ValueError(f"GPTConfig.dropout must be in [0, 1), got {self.dropout}")
 
 
-class CausalSelfAttention(nn.Module):
-    """All heads at once: one Linear makes queries, keys and values (C -> 3C), heads are a batch dimension,
-    a second Linear (C -> C) mixes the heads' outputs back into the residual stream."""
+class CausalSelfAttention(MultiHeadAttention):
+    """The GPT's attention: ``nbutils.attention.MultiHeadAttention`` (one Linear ``c_attn`` makes queries,
+    keys and values, C -> 3C; heads are a batch dimension; ``c_proj``, C -> C, mixes the heads' outputs back
+    into the residual stream), always causal, with dropout and two hook points. Only step 3, ``attend``,
+    differs: torch's fused kernel, or the step-by-step version when a hook wants the weights."""
 
     def __init__(self, config: GPTConfig) -> None:
-        super().__init__()
-        self.n_head = config.n_head
-        self.n_embd = config.n_embd
+        super().__init__(config.n_embd, config.n_head, bias=config.bias)
         self.dropout = config.dropout
-        self.c_attn = nn.Linear(config.n_embd, 3 * config.n_embd, bias=config.bias)
-        self.c_proj = nn.Linear(config.n_embd, config.n_embd, bias=config.bias)
         self.resid_dropout = nn.Dropout(config.dropout)
         self.name, self.hooks = "attn", {}  # set by GPT: the block's name and the model's hooks
 
-    def forward(self, x: torch.Tensor, return_attention: bool = False):
-        """x (B, T, C) -> (B, T, C); with ``return_attention=True`` also the weights (B, n_head, T, T)."""
-        B, T, C = x.shape
-        q, k, v = self.c_attn(x).split(C, dim=2)
-        # (B, T, C) -> (B, n_head, T, head_size): a view, no copy
-        q = q.view(B, T, self.n_head, C // self.n_head).transpose(1, 2)
-        k = k.view(B, T, self.n_head, C // self.n_head).transpose(1, 2)
-        v = v.view(B, T, self.n_head, C // self.n_head).transpose(1, 2)
+    def attend(self, q: torch.Tensor, k: torch.Tensor, v: torch.Tensor, mask: torch.Tensor | None = None,
+               causal: bool = True) -> tuple[torch.Tensor, None]:
+        """q, k, v (B, n_head, T, head_size) -> the heads' outputs (B, n_head, T, head_size), causally.
+
+        With a hook on ``blocks.{i}.attn`` the weights are computed step by step (True = may attend, the
+        causal mask) and the hook may read or replace them; otherwise the fused kernel runs. The weights
+        are not returned: read them through the hook point."""
+        if mask is not None or not causal:
+            raise ValueError("the GPT's attention is always causal and takes no other mask")
         dropout_p = self.dropout if self.training else 0.0
-        weights = None
-        if return_attention:
-            # The step-by-step path: scores, causal mask, softmax, weighted sum of values.
-            scores = (q @ k.transpose(-2, -1)) * (1.0 / math.sqrt(k.shape[-1]))
-            future = torch.ones(T, T, dtype=torch.bool, device=x.device).triu(1)
-            weights = torch.softmax(scores.masked_fill(future, float("-inf")), dim=-1)
-            y = F.dropout(weights, p=dropout_p, training=self.training) @ v
+        if f"{self.name}.attn" in self.hooks:
+            _, weights = scaled_dot_product_attention(q, k, v, causal=True, return_weights=True)
+            weights = _run_hook(self.hooks, f"{self.name}.attn", weights)      # (B, n_head, T, T)
+            heads = F.dropout(weights, p=dropout_p, training=self.training) @ v
         else:
-            y = F.scaled_dot_product_attention(q, k, v, dropout_p=dropout_p, is_causal=True)
-        y = _run_hook(self.hooks, f"{self.name}.head_out", y)  # (B, n_head, T, head_size)
-        y = y.transpose(1, 2).reshape(B, T, C)  # put the heads side by side again
-        y = self.resid_dropout(self.c_proj(y))
-        return y, weights
+            heads = F.scaled_dot_product_attention(q, k, v, dropout_p=dropout_p, is_causal=True)
+        return _run_hook(self.hooks, f"{self.name}.head_out", heads), None
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        """x (B, T, C) -> (B, T, C)."""
+        return self.resid_dropout(super().forward(x, causal=True))
 
 
 class MLP(nn.Module):
@@ -151,12 +215,10 @@ class Block(nn.Module):
         self.mlp = MLP(config)
         self.name, self.hooks = "block", {}  # set by GPT: "blocks.{i}" and the model's hooks
 
-    def forward(self, x: torch.Tensor, return_attention: bool = False):
-        """x (B, T, C) -> (x, attention weights or None)."""
-        attended, weights = self.attn(self.ln_1(x), return_attention)
-        x = _run_hook(self.hooks, f"{self.name}.resid_mid", x + attended)
-        x = _run_hook(self.hooks, f"{self.name}.resid_post", x + self.mlp(self.ln_2(x)))
-        return x, weights
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        """x (B, T, C) -> the new stream (B, T, C)."""
+        x = _run_hook(self.hooks, f"{self.name}.resid_mid", x + self.attn(self.ln_1(x)))
+        return _run_hook(self.hooks, f"{self.name}.resid_post", x + self.mlp(self.ln_2(x)))
 
 
 class GPT(nn.Module):
@@ -239,8 +301,7 @@ class GPT(nn.Module):
     # ---- hooks ---------------------------------------------------------------------------------------------
     def hook_names(self) -> list[str]:
         """Every hook point of this model, in the order the forward pass reaches them."""
-        return ["embed"] + [f"blocks.{i}.{kind}" for i in range(self.config.n_layer)
-                            for kind in ("head_out", "resid_mid", "resid_post")]
+        return ["embed"] + [f"blocks.{i}.{kind}" for i in range(self.config.n_layer) for kind in HOOK_POINTS]
 
     @contextmanager
     def hooked(self, hooks: Mapping[str, Hook]) -> Iterator["GPT"]:
@@ -249,9 +310,14 @@ class GPT(nn.Module):
         >>> with model.hooked({"blocks.1.resid_post": lambda x, name: x * 0}):   # doctest: +SKIP
         ...     logits, _ = model(idx)
         """
+        if not isinstance(hooks, Mapping):
+            raise TypeError(f"hooked() takes a dict {{hook point name: fn(tensor, name)}}, got {type(hooks).__name__}")
         unknown = sorted(set(hooks) - set(self.hook_names()))
         if unknown:
             raise KeyError(f"unknown hook points {unknown}; this model has {self.hook_names()}")
+        not_callable = sorted(name for name, fn in hooks.items() if not callable(fn))
+        if not_callable:
+            raise TypeError(f"the hooks at {not_callable} are not callable; a hook is fn(tensor, name)")
         if self.hooks:
             raise RuntimeError("hooks are already set on this model (hooked() blocks do not nest)")
         self.hooks.update(hooks)
@@ -259,6 +325,18 @@ class GPT(nn.Module):
             yield self
         finally:
             self.hooks.clear()
+
+    def patched(self, name: str, source: torch.Tensor,
+                positions: "int | slice | list[int] | torch.Tensor | None" = None,
+                heads: "int | slice | list[int] | torch.Tensor | None" = None) -> AbstractContextManager["GPT"]:
+        """Run the model with the tensor at hook point ``name`` replaced by ``source`` at ``positions`` (and
+        ``heads``): ``self.hooked({name: patch_hook(source, positions, heads)})``, see ``patch_hook``.
+
+        >>> _, clean = model.run_with_cache(clean_idx)                                     # doctest: +SKIP
+        >>> with model.patched("blocks.1.resid_post", clean["blocks.1.resid_post"], positions=[5]):
+        ...     patched_logits, _ = model(corrupt_idx)
+        """
+        return self.hooked({name: patch_hook(source, positions, heads)})
 
     @torch.no_grad()
     def run_with_cache(self, idx: torch.Tensor, names: list[str] | None = None) -> tuple[torch.Tensor, dict[str, torch.Tensor]]:
@@ -272,34 +350,39 @@ class GPT(nn.Module):
             logits, _ = self(idx)
         return logits, cache
 
-    def forward(self, idx: torch.Tensor, targets: torch.Tensor | None = None, return_attention: bool = False):
+    def hidden_states(self, idx: torch.Tensor) -> torch.Tensor:
+        """The stream after every block and the final LayerNorm, (B, T, C), *with* gradients: what the LM
+        head turns into logits, and what a classifier head reads. idx: (B, T) token ids, T <= context_length."""
+        self._check_idx(idx)
+        x = self._embed(idx)
+        for block in self.blocks:
+            x = block(x)
+        return self.ln_f(x)
+
+    def forward(self, idx: torch.Tensor, targets: torch.Tensor | None = None) -> tuple[torch.Tensor, torch.Tensor | None]:
         """Score the next token at every position.
 
         idx: (B, T) integer token ids, T <= context_length. targets: (B, T) ids of the tokens that come next
         (usually idx shifted by one); -100 marks positions left out of the loss.
 
-        Returns ``(logits, loss)``: logits (B, T, vocab_size), where ``logits[:, -1]`` are the next-token
-        logits; loss is the mean cross-entropy (a scalar tensor) or None without targets. With
-        ``return_attention=True`` returns ``(logits, loss, attentions)``, attentions being a list with one
-        (B, n_head, T, T) tensor per layer (row t: how much position t looked at each earlier position).
+        Returns ``(logits, loss)``, always: logits (B, T, vocab_size), where ``logits[:, -1]`` are the
+        next-token logits; loss is the mean cross-entropy (a scalar tensor) or None without targets. The
+        attention weights are read through hook points: ``attention_maps(idx)``.
         """
-        self._check_idx(idx)
-        if targets is not None:
-            self._check_targets(idx, targets)
-        x = self._embed(idx)
-        attentions = []
-        for block in self.blocks:
-            x, weights = block(x, return_attention)
-            if return_attention:
-                attentions.append(weights)
-        logits = self.lm_head(self.ln_f(x))
-        loss = None
-        if targets is not None:
-            loss = F.cross_entropy(logits.view(-1, logits.shape[-1]), targets.reshape(-1).long(),
-                                   ignore_index=-100)
-        if return_attention:
-            return logits, loss, attentions
+        logits = self.lm_head(self.hidden_states(idx))
+        if targets is None:
+            return logits, None
+        self._check_targets(idx, targets)
+        loss = F.cross_entropy(logits.view(-1, logits.shape[-1]), targets.reshape(-1).long(), ignore_index=-100)
         return logits, loss
+
+    def attention_maps(self, idx: torch.Tensor) -> list[torch.Tensor]:
+        """Every layer's attention weights, for pictures and head scores: a list of n_layer tensors of shape
+        (B, n_head, T, T); in ``maps[i][b, h]`` row t says how much position t looks at each position 0..t.
+        Runs without gradients (read at the hook points ``blocks.{i}.attn``); call ``model.eval()`` first."""
+        names = [f"blocks.{i}.attn" for i in range(self.config.n_layer)]
+        _, cache = self.run_with_cache(idx, names)
+        return [cache[name] for name in names]
 
     @torch.no_grad()
     def residual_stream(self, idx: torch.Tensor) -> list[torch.Tensor]:

@@ -228,3 +228,21 @@ def test_check_causal_attention_hints():
     expect_hint(check_causal_attention,
                  lambda q, k, v: torch.softmax(_scores(q, k).masked_fill(_future(T_of(q)), 0.0), -1) @ v,
                  "future leakage")
+
+
+def test_boolean_mask_means_may_attend_as_in_torch_sdpa_and_the_opposite_of_torch_multiheadattention(gen):
+    torch.manual_seed(0)
+    ours = MultiHeadAttention(8, 2)
+    theirs = nn.MultiheadAttention(8, 2, batch_first=True)
+    with torch.no_grad():
+        theirs.in_proj_weight.copy_(ours.c_attn.weight)
+        theirs.in_proj_bias.copy_(ours.c_attn.bias)
+        theirs.out_proj.load_state_dict(ours.c_proj.state_dict())
+    x = torch.randn(2, 5, 8, generator=gen)
+    allowed = causal_mask(5) & torch.tensor([True, False, True, True, False])  # some keys hidden
+    allowed[:, 0] = True                                                     # every query sees a key
+    out, w = ours(x, mask=allowed, return_weights=True)
+    ref_out, ref_w = theirs(x, x, x, attn_mask=~allowed, average_attn_weights=False)
+    torch.testing.assert_close(out, ref_out)
+    torch.testing.assert_close(w, ref_w)
+    assert (w[..., ~allowed] == 0).all()

@@ -10,7 +10,8 @@ import torch.nn as nn
 import torch.nn.functional as F
 
 from nbutils.checks.model import check_parameter_count
-from nbutils.model import GPT, GPTConfig
+from nbutils.attention import MultiHeadAttention
+from nbutils.model import GPT, HOOK_POINTS, GPTConfig, patch_hook
 
 from hints import expect_hint  # tests/hints.py
 
@@ -122,25 +123,97 @@ def test_gpt2_initialisation():
         assert (block.ln_1.weight == 1).all() and (block.ln_1.bias == 0).all()
 
 
-# ---- attention weights -----------------------------------------------------------------------------------------
-def test_fused_path_equals_explicit_attention_path():
+# ---- one path: hidden states, attention weights --------------------------------------------------------------
+def test_forward_always_returns_logits_and_loss():
+    model = make_model()
+    idx = random_ids(2, 5)
+    out = model(idx)
+    assert isinstance(out, tuple) and len(out) == 2 and out[1] is None
+    out = model(idx, random_ids(2, 5, seed=2))
+    assert isinstance(out, tuple) and len(out) == 2 and out[1].dim() == 0
+    with pytest.raises(TypeError):
+        model(idx, return_attention=True)  # gone: the weights come from the hook point blocks.{i}.attn
+
+
+def test_lm_head_of_hidden_states_is_the_forward_logits_with_gradients():
+    model = make_model(dropout=0.1)
+    idx = random_ids(3, 12)
+    hidden = model.hidden_states(idx)
+    assert hidden.shape == (3, 12, SMALL["n_embd"]) and hidden.requires_grad
+    torch.testing.assert_close(model.lm_head(hidden), model(idx)[0], rtol=0, atol=0)
+    # the stream after the last block, through the final LayerNorm
+    torch.testing.assert_close(hidden, model.ln_f(model.residual_stream(idx)[-1]))
+    hidden.sum().backward()
+    assert model.wte.weight.grad is not None and model.blocks[0].attn.c_attn.weight.grad is not None
+    with pytest.raises(ValueError, match="exceeds the model's context_length"):
+        model.hidden_states(random_ids(1, 17))
+
+
+def test_fused_path_equals_step_by_step_attention_path():
+    """A hook on the weights switches that layer to the step-by-step attention of nbutils.attention;
+    the logits and loss agree with the fused kernel to float rounding."""
     model = make_model()
     idx, targets = random_ids(3, 16), random_ids(3, 16, seed=2)
     fused_logits, fused_loss = model(idx, targets)
-    logits, loss, attentions = model(idx, targets, return_attention=True)
+    seen = []
+    with model.hooked({f"blocks.{i}.attn": lambda w, name: seen.append(name) for i in range(SMALL["n_layer"])}):
+        logits, loss = model(idx, targets)
+    assert seen == ["blocks.0.attn", "blocks.1.attn"]
     torch.testing.assert_close(logits, fused_logits, atol=1e-5, rtol=0)
     torch.testing.assert_close(loss, fused_loss, atol=1e-5, rtol=0)
-    assert len(attentions) == SMALL["n_layer"]
+    maps = model.attention_maps(idx)
+    assert len(maps) == SMALL["n_layer"] and not maps[0].requires_grad
+    assert model.hooks == {}
 
 
 def test_attention_rows_sum_to_one_and_are_zero_above_the_diagonal():
     model = make_model()
-    _, _, attentions = model(random_ids(2, 9), return_attention=True)
     future = torch.ones(9, 9, dtype=torch.bool).triu(1)
-    for weights in attentions:
+    for weights in model.attention_maps(random_ids(2, 9)):
         assert weights.shape == (2, SMALL["n_head"], 9, 9)
         torch.testing.assert_close(weights.sum(-1), torch.ones(2, SMALL["n_head"], 9))
         assert (weights[..., future] == 0).all()
+
+
+def test_attention_maps_equal_the_plain_formula():
+    """Layer 0's weights by hand: softmax(q k^T / sqrt(d)) with the causal mask (True = may attend)."""
+    model = make_model()
+    idx = random_ids(2, 7)
+    x = model.residual_stream(idx)[0]  # the embeddings, which block 0 reads
+    block = model.blocks[0]
+    q, k, _ = block.attn.c_attn(block.ln_1(x)).split(SMALL["n_embd"], dim=-1)
+    q, k = (t.view(2, 7, SMALL["n_head"], -1).transpose(1, 2) for t in (q, k))
+    allowed = torch.ones(7, 7, dtype=torch.bool).tril()
+    scores = (q @ k.transpose(-2, -1) / math.sqrt(q.shape[-1])).masked_fill(~allowed, float("-inf"))
+    torch.testing.assert_close(model.attention_maps(idx)[0], torch.softmax(scores, dim=-1))
+
+
+def test_a_hook_can_replace_the_attention_weights():
+    """Weights replaced by the identity (every position looks only at itself): attention passes each
+    position's own value through c_proj."""
+    model = make_model()
+    attn = model.blocks[0].attn
+    x = torch.randn(2, 6, SMALL["n_embd"], generator=torch.Generator().manual_seed(5))
+    with model.hooked({"blocks.0.attn": lambda w, name: torch.eye(6).expand_as(w)}):
+        out = attn(x)
+    values = attn.c_attn(x).split(SMALL["n_embd"], dim=-1)[2]
+    torch.testing.assert_close(out, attn.c_proj(values))
+
+
+def test_gpt_attention_is_the_multihead_attention_of_nbutils_attention():
+    """One implementation: CausalSelfAttention is MultiHeadAttention with causal=True (fused kernel inside)."""
+    model = make_model()
+    attn = model.blocks[1].attn
+    assert isinstance(attn, MultiHeadAttention)
+    plain = MultiHeadAttention(SMALL["n_embd"], SMALL["n_head"]).eval()
+    plain.load_state_dict(attn.state_dict())
+    x = torch.randn(2, 7, SMALL["n_embd"], generator=torch.Generator().manual_seed(4))
+    out, weights = plain(x, causal=True, return_weights=True)
+    torch.testing.assert_close(attn(x), out)
+    with model.hooked({"blocks.1.attn": lambda w, name: None}):
+        torch.testing.assert_close(attn(x), out)
+    with pytest.raises(ValueError, match="always causal"):
+        attn.attend(*attn.queries_keys_values(x), causal=False)
 
 
 def test_block_matches_torch_transformer_encoder_layer():
@@ -161,8 +234,7 @@ def test_block_matches_torch_transformer_encoder_layer():
     x = torch.randn(2, 10, C, generator=torch.Generator().manual_seed(3))
     blocked = nn.Transformer.generate_square_subsequent_mask(10)
     expected = reference(x, src_mask=blocked, is_causal=True)
-    ours, _ = block(x)
-    torch.testing.assert_close(ours, expected, atol=1e-5, rtol=1e-4)
+    torch.testing.assert_close(block(x), expected, atol=1e-5, rtol=1e-4)
 
 
 def test_attention_weights_match_torch_multiheadattention():
@@ -175,11 +247,13 @@ def test_attention_weights_match_torch_multiheadattention():
         reference.in_proj_bias.copy_(attn.c_attn.bias)
         reference.out_proj.load_state_dict(attn.c_proj.state_dict())
     x = torch.randn(2, 7, C, generator=torch.Generator().manual_seed(4))
-    blocked = torch.ones(7, 7, dtype=torch.bool).triu(1)
+    blocked = torch.ones(7, 7, dtype=torch.bool).triu(1)  # nn.MultiheadAttention's convention: True = blocked
     expected, expected_weights = reference(x, x, x, attn_mask=blocked, average_attn_weights=False)
-    ours, weights = attn(x, return_attention=True)
+    seen = {}
+    with model.hooked({"blocks.1.attn": lambda w, name: seen.setdefault(name, w)}):
+        ours = attn(x)
     torch.testing.assert_close(ours, expected)
-    torch.testing.assert_close(weights, expected_weights)
+    torch.testing.assert_close(seen["blocks.1.attn"], expected_weights)
 
 
 # ---- residual stream -----------------------------------------------------------------------------------------
@@ -254,8 +328,10 @@ def test_same_logits_on_an_accelerator(device):
     idx, targets = random_ids(2, 16), random_ids(2, 16, seed=2)
     logits, loss = model(idx, targets)
     moved = model.to(device)
-    on_device, device_loss, attentions = moved(idx.to(device), targets.to(device), return_attention=True)
+    with moved.hooked({"blocks.0.attn": lambda w, name: None, "blocks.1.attn": lambda w, name: None}):
+        on_device, device_loss = moved(idx.to(device), targets.to(device))  # step-by-step attention
     fused, _ = moved(idx.to(device))
+    attentions = moved.attention_maps(idx.to(device))
     assert on_device.device.type == device and attentions[0].device.type == device
     torch.testing.assert_close(on_device.cpu(), logits, atol=1e-3, rtol=1e-3)
     torch.testing.assert_close(fused.cpu(), logits, atol=1e-3, rtol=1e-3)
@@ -309,7 +385,11 @@ def test_run_with_cache_reads_every_hook_point():
     idx = torch.randint(50, (2, 9))
     logits, cache = model.run_with_cache(idx)
     assert set(cache) == set(model.hook_names())
+    assert model.hook_names()[:5] == ["embed"] + [f"blocks.0.{kind}" for kind in HOOK_POINTS]
+    assert HOOK_POINTS == ("attn", "head_out", "resid_mid", "resid_post")  # the order a block reaches them
     assert cache["embed"].shape == (2, 9, 16) and cache["blocks.2.head_out"].shape == (2, 2, 9, 8)
+    assert cache["blocks.1.attn"].shape == (2, 2, 9, 9)
+    torch.testing.assert_close(model.attention_maps(idx)[1], cache["blocks.1.attn"])
     torch.testing.assert_close(logits, model(idx)[0])
     # the last resid_post through the final LayerNorm and the head gives the logits
     torch.testing.assert_close(model.lm_head(model.ln_f(cache["blocks.2.resid_post"])), logits)
@@ -318,27 +398,84 @@ def test_run_with_cache_reads_every_hook_point():
     assert model.hooks == {}  # nothing left behind
 
 
-def test_patching_with_own_activations_changes_nothing_and_with_another_runs_reproduces_it():
+def test_patching_a_run_with_its_own_activations_changes_nothing():
+    model = _hook_model()
+    clean = torch.randint(50, (2, 10))
+    for name in model.hook_names():
+        # cached and patched through the same path (an attn hook switches that layer to step-by-step): exact
+        logits, cache = model.run_with_cache(clean, [name])
+        with model.patched(name, cache[name]):
+            torch.testing.assert_close(model(clean)[0], logits, rtol=0, atol=0)
+        with model.patched(name, cache[name], positions=[2, 7]):
+            torch.testing.assert_close(model(clean)[0], logits, rtol=0, atol=0)
+    # everything cached in one run, each point patched alone: the same to float rounding
+    logits, cache = model.run_with_cache(clean)
+    for name in model.hook_names():
+        with model.hooked({name: patch_hook(cache[name])}):
+            torch.testing.assert_close(model(clean)[0], logits, rtol=0, atol=1e-6)
+
+
+@pytest.mark.parametrize("layer", [0, 1, 2])
+def test_patching_the_whole_stream_with_another_run_reproduces_that_run_downstream(layer):
     model = _hook_model()
     clean, corrupt = torch.randint(50, (1, 10)), torch.randint(50, (1, 10))
     clean_logits, clean_cache = model.run_with_cache(clean)
-    corrupt_logits, _ = model.run_with_cache(corrupt)
-    for name in model.hook_names():
-        with model.hooked({name: lambda x, n: clean_cache[n]}):
-            torch.testing.assert_close(model(clean)[0], clean_logits, rtol=0, atol=0)
-    # the whole stream after block 1 taken from the clean run: everything downstream is the clean run
-    with model.hooked({"blocks.1.resid_post": lambda x, n: clean_cache[n]}):
-        torch.testing.assert_close(model(corrupt)[0], clean_logits)
-    # one position patched: positions before it cannot see it (causal), positions from it on change
-    def patch_position(x, n, p=6):
-        x = x.clone()
-        x[:, p] = clean_cache[n][:, p]
-        return x
+    corrupt_logits, _ = model(corrupt)
+    name = f"blocks.{layer}.resid_post"
+    with model.patched(name, clean_cache[name]):
+        patched_logits, _ = model(corrupt)
+    torch.testing.assert_close(patched_logits, clean_logits, rtol=0, atol=1e-6)
+    assert not torch.allclose(corrupt_logits, clean_logits)
 
-    with model.hooked({"blocks.0.resid_post": patch_position}):
-        patched = model(corrupt)[0]
-    torch.testing.assert_close(patched[:, :6], corrupt_logits[:, :6])
-    assert not torch.allclose(patched[:, 6:], corrupt_logits[:, 6:])
+
+def test_patching_some_positions_changes_only_those_and_later_ones():
+    model = _hook_model()
+    clean, corrupt = torch.randint(50, (1, 10)), torch.randint(50, (1, 10))
+    _, clean_cache = model.run_with_cache(clean)
+    corrupt_logits, _ = model(corrupt)
+    for name, positions, first in [("blocks.0.resid_post", [6], 6), ("blocks.1.resid_mid", slice(4, 6), 4),
+                                   ("embed", torch.tensor([8, 9]), 8), ("blocks.0.head_out", 3, 3),
+                                   ("blocks.1.attn", [5], 5)]:
+        with model.patched(name, clean_cache[name], positions=positions):
+            patched = model(corrupt)[0]
+        torch.testing.assert_close(patched[:, :first], corrupt_logits[:, :first], atol=1e-6, rtol=0)
+        assert not torch.allclose(patched[:, first], corrupt_logits[:, first]), name
+
+
+def test_patch_hook_replaces_exactly_the_chosen_positions_and_heads():
+    x, source = torch.zeros(2, 3, 5, 4), torch.ones(1, 3, 5, 4)    # (B, n_head, T, head_size); source B = 1
+    out = patch_hook(source, positions=[1, -1], heads=2)(x, "blocks.0.head_out")
+    expected = torch.zeros(2, 3, 5, 4)
+    expected[:, 2, [1, 4]] = 1
+    torch.testing.assert_close(out, expected)
+    stream = patch_hook(torch.ones(2, 5, 4), positions=slice(3, None))(torch.zeros(2, 5, 4), "embed")
+    assert stream[:, :3].eq(0).all() and stream[:, 3:].eq(1).all()
+    with pytest.raises(ValueError, match="has shape"):
+        patch_hook(torch.ones(2, 4, 4))(torch.zeros(2, 5, 4), "embed")
+    with pytest.raises(ValueError, match="no heads"):
+        patch_hook(torch.ones(2, 5, 4), heads=0)(torch.zeros(2, 5, 4), "embed")
+    with pytest.raises(ValueError, match="cannot pick positions"):
+        patch_hook(torch.ones(2, 5, 4), positions=[7])(torch.zeros(2, 5, 4), "embed")
+    with pytest.raises(TypeError, match="source must be a torch.Tensor"):
+        patch_hook([1.0, 2.0])
+
+
+def test_patching_one_head_takes_that_head_from_the_other_run_and_keeps_the_others():
+    model = _hook_model()
+    clean, corrupt = torch.randint(50, (1, 8)), torch.randint(50, (1, 8))
+    _, clean_cache = model.run_with_cache(clean)
+    corrupt_logits, corrupt_cache = model.run_with_cache(corrupt)
+    patch, seen = patch_hook(clean_cache["blocks.0.head_out"], heads=1), {}
+
+    def patch_and_keep(x, name):
+        seen[name] = patch(x, name)
+        return seen[name]
+
+    with model.hooked({"blocks.0.head_out": patch_and_keep}):
+        patched_logits, _ = model(corrupt)
+    torch.testing.assert_close(seen["blocks.0.head_out"][:, 1], clean_cache["blocks.0.head_out"][:, 1])
+    torch.testing.assert_close(seen["blocks.0.head_out"][:, 0], corrupt_cache["blocks.0.head_out"][:, 0])
+    assert not torch.allclose(patched_logits, corrupt_logits)
 
 
 def test_zero_ablating_a_head_equals_removing_its_columns_of_c_proj():
@@ -363,6 +500,9 @@ def test_hook_errors_are_clear():
     idx = torch.randint(50, (1, 4))
     with pytest.raises(KeyError, match="unknown hook points"):
         with model.hooked({"blocks.9.resid_post": lambda x, n: None}):
+            pass
+    with pytest.raises(TypeError, match="not callable"):
+        with model.hooked({"embed": "not a function"}):
             pass
     with pytest.raises(ValueError, match="must return None or a tensor of shape"):
         with model.hooked({"embed": lambda x, n: x[:, :2]}):

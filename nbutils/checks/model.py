@@ -233,7 +233,7 @@ def _block_pieces(seed: int, n_embd: int = 8, n_head: int = 2) -> tuple[Callable
         p.requires_grad_(False)
 
     def attention(h: torch.Tensor) -> torch.Tensor:
-        return block.attn(h)[0]
+        return block.attn(h)
 
     return block.ln_1, attention, block.ln_2, block.mlp
 
