@@ -1,4 +1,4 @@
-"""Tests of nbutils.pretrain: the command that trains the course model, and the shipped checkpoint.
+"""Tests of nbutils.pretrain and its command nbutils.recipes.pretrain: training the course model, the shipped checkpoint.
 
 Losses are recomputed with plain ``torch.nn.functional.cross_entropy`` on the model's logits, not with the
 module's own ``validation_loss``, so that the numbers in ``training_log.json`` are checked independently.
@@ -15,7 +15,8 @@ import torch
 import torch.nn.functional as F
 
 from nbutils.model import GPT
-from nbutils.pretrain import DEFAULT_OUT, load_course_model, main, validation_loss
+from nbutils.pretrain import DEFAULT_OUT, load_course_model, validation_loss
+from nbutils.recipes.pretrain import main
 from nbutils.tokenizers.bpe import GPT2_SPLIT_PATTERN, BPETokenizer
 from nbutils.train import History
 from nbutils.world import default_corpus
@@ -64,7 +65,8 @@ def test_quick_run_writes_every_file(quick_run: Path):
     assert log["versions"]["torch"] == torch.__version__
     assert log["steps"] == log["history"]["steps"][-1]
     assert log["tokens_seen"] == log["steps"] * log["train_config"]["batch_size"] * 128
-    assert "python -m nbutils.pretrain" in (quick_run / "README.md").read_text()
+    assert "python -m nbutils.recipes.pretrain --quick" in (quick_run / "README.md").read_text()
+    assert log["command"] == "python -m nbutils.recipes.pretrain --quick"
 
 
 def test_quick_run_loads_and_matches_its_log(quick_run: Path, fresh_tokenizer, val_ids):
@@ -102,15 +104,35 @@ def test_quick_needs_an_output_folder():
         main(["--quick"])
 
 
+def test_the_old_command_name_still_runs_the_recipe():
+    import subprocess
+    import sys
+
+    done = subprocess.run([sys.executable, "-m", "nbutils.pretrain", "--help"], capture_output=True, text=True,
+                          check=True)
+    assert done.stdout.startswith("usage: python -m nbutils.recipes.pretrain")
+
+
+def test_bad_arguments_are_refused(tmp_path: Path):
+    from nbutils.recipes.pretrain import pretrain
+
+    with pytest.raises(ValueError, match="steps must be an int >= 1"):
+        pretrain(tmp_path, steps=0, verbose=False)
+    with pytest.raises(ValueError, match="seed must be an int >= 0"):
+        pretrain(tmp_path, seed=-1, verbose=False)
+    with pytest.raises(SystemExit):
+        main(["--steps", "0", "--out", str(tmp_path)])
+
+
 def test_missing_checkpoint_says_how_to_make_it(tmp_path: Path):
-    with pytest.raises(FileNotFoundError, match="python -m nbutils.pretrain"):
+    with pytest.raises(FileNotFoundError, match="python -m nbutils.recipes.pretrain"):
         load_course_model(device="cpu", path=tmp_path / "nothing here")
 
 
 # ----------------------------------------------------------------------------------------- the shipped model
 def test_shipped_checkpoint_is_small_and_complete():
     for name in FILES:
-        assert (DEFAULT_OUT / name).is_file(), f"{name} is missing: run python -m nbutils.pretrain"
+        assert (DEFAULT_OUT / name).is_file(), f"{name} is missing: run python -m nbutils.recipes.pretrain"
     total = sum(f.stat().st_size for f in DEFAULT_OUT.iterdir() if f.is_file())
     assert total < 10 * 2**20, f"the shipped model takes {total / 2**20:.1f} MB"
 
