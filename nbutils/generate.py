@@ -10,7 +10,8 @@ pick decides what the text looks like:
   tokens; ``top_p`` (nucleus sampling) keeps the smallest set of most likely tokens whose probabilities add
   up to at least p. Filtered tokens get the logit ``-inf``, that is probability 0.
 
-``sequence_log_likelihood`` goes the other way: given a text, how probable does the model find it?
+``greedy_until`` is greedy decoding for many prompts at once, each answer stopping at its own stop token
+(how ``nbutils.tasks.translation`` translates a test set). ``sequence_log_likelihood`` goes the other way: given a text, how probable does the model find it?
 
 Context: the model reads at most ``context_length`` tokens. ``generate`` feeds it the last
 ``context_length`` tokens at every step; when the *prompt itself* is longer, a ``UserWarning`` (one line)
@@ -20,16 +21,18 @@ says that the beginning of the prompt is not seen.
 from __future__ import annotations
 
 import warnings
+from collections import defaultdict
 from typing import Any, Sequence
 
 import torch
 import torch.nn as nn
 
 from nbutils.device import device_of
+from nbutils.validate import require_int
 
 __all__ = [
     "apply_temperature", "top_k_filter", "top_p_filter", "sample_next", "generate", "generate_text",
-    "sequence_log_likelihood",
+    "greedy_until", "sequence_log_likelihood",
 ]
 
 
@@ -230,6 +233,57 @@ def generate_text(model: nn.Module, tokenizer: Any, prompt: str, max_new_tokens:
         raise ValueError(f"the tokenizer turned the prompt {prompt!r} into no tokens")
     ids = generate(model, list(prompt_ids), max_new_tokens, **sampling).tolist()
     return tokenizer.decode(ids if include_prompt else ids[len(prompt_ids):])
+
+
+@torch.no_grad()
+def greedy_until(model: nn.Module, prompts: Sequence[Sequence[int]], stop_id: int, max_new_tokens: int,
+                 batch_size: int = 256) -> list[list[int]]:
+    """Greedy continuations of many prompts, each until it writes ``stop_id``; returns the new ids of every
+    prompt (without the stop token), in the order of ``prompts``.
+
+    Prompts with the same number of tokens are decoded together, ``batch_size`` at a time, so no padding is
+    needed and a prompt's answer does not depend on the other prompts. A row that has written ``stop_id`` is
+    done; the batch stops when every row is done, or after ``max_new_tokens`` tokens, or when the context is
+    full (a prompt must leave room for at least one new token). Runs in eval mode.
+    """
+    if isinstance(prompts, (str, torch.Tensor)) or len(prompts) == 0:
+        raise ValueError("prompts must be a non-empty list of id lists")
+    max_new_tokens = require_int("max_new_tokens", max_new_tokens)
+    batch_size = require_int("batch_size", batch_size)
+    device = device_of(model)
+    context = _context_length(model)
+    by_length: dict[int, list[int]] = defaultdict(list)
+    for index, prompt in enumerate(prompts):
+        by_length[len(prompt)].append(index)
+    answers: list[list[int]] = [[] for _ in prompts]
+    was_training = model.training
+    model.eval()
+    try:
+        for length, indices in sorted(by_length.items()):
+            limit = max_new_tokens
+            if context is not None:
+                if length >= context:
+                    raise ValueError(f"a prompt has {length} tokens; the model reads at most {context}, which "
+                                     f"leaves no room for a new token")
+                limit = min(max_new_tokens, context - length)
+            for start in range(0, len(indices), batch_size):
+                chunk = indices[start:start + batch_size]
+                ids = torch.cat([_as_ids(list(prompts[i]), device) for i in chunk])
+                done = torch.zeros(len(chunk), dtype=torch.bool, device=device)
+                new: list[torch.Tensor] = []
+                for _ in range(limit):
+                    next_id = _next_logits(model, ids).argmax(dim=-1)
+                    next_id = torch.where(done, torch.full_like(next_id, stop_id), next_id)
+                    new.append(next_id)
+                    done |= next_id == stop_id
+                    if bool(done.all()):
+                        break
+                    ids = torch.cat([ids, next_id[:, None]], dim=1)
+                for i, row in zip(chunk, torch.stack(new, dim=1).tolist()):
+                    answers[i] = row[:row.index(stop_id)] if stop_id in row else row
+    finally:
+        model.train(was_training)
+    return answers
 
 
 # ------------------------------------------------------------------------------------------- scoring

@@ -1,6 +1,8 @@
-"""Scoring translations: exact match and chrF.
+"""Scores: accuracy and the confusion matrix for classifiers, exact match and chrF for translations.
 
-Two numbers tell how close a machine translation (the *hypothesis*) is to the reference translation:
+For a classifier: ``accuracy`` (the share of right answers) and ``confusion_matrix`` (which class was taken for
+which). For translations, two numbers tell how close a machine translation (the *hypothesis*) is to the
+reference translation:
 
 - **exact match**: the share of sentences translated exactly right, character for character. Strict and easy
   to read, but a sentence with one wrong letter ("Le chat est sur le toits.") counts as much as nonsense.
@@ -35,8 +37,10 @@ from collections import Counter
 from dataclasses import dataclass
 from typing import Sequence, Union
 
-__all__ = ["char_ngrams", "NgramCounts", "chrf_statistics", "chrf_precision_recall", "chrf_from_statistics",
-           "chrf", "sentence_chrf", "exact_match", "wilson_interval", "mean_interval"]
+import torch
+
+__all__ = ["accuracy", "confusion_matrix", "char_ngrams", "NgramCounts", "chrf_statistics", "chrf_precision_recall",
+           "chrf_from_statistics", "chrf", "sentence_chrf", "exact_match", "wilson_interval", "mean_interval"]
 
 _SPACES = re.compile(r"\s+")
 Text = Union[str, Sequence[str]]
@@ -54,6 +58,37 @@ class NgramCounts:
     def __add__(self, other: "NgramCounts") -> "NgramCounts":
         return NgramCounts(self.hypothesis + other.hypothesis, self.reference + other.reference,
                            self.matches + other.matches)
+
+
+# --------------------------------------------------------------------------------------------- classifiers
+def accuracy(predictions, labels) -> float:
+    """The fraction of predictions equal to the labels. ``predictions`` are class numbers (N,) or logits
+    / probabilities (N, n_classes), whose argmax is the predicted class."""
+    predictions = torch.as_tensor(predictions)
+    labels = torch.as_tensor(labels)
+    if predictions.dim() == 2:
+        predictions = predictions.argmax(dim=-1)
+    if predictions.shape != labels.shape or labels.dim() != 1:
+        raise ValueError(f"predictions {tuple(predictions.shape)} and labels {tuple(labels.shape)} must both "
+                         f"have shape (N,) (or predictions (N, n_classes))")
+    if labels.numel() == 0:
+        raise ValueError("accuracy of nothing: there are no labels")
+    return (predictions.cpu() == labels.cpu()).double().mean().item()
+
+
+def confusion_matrix(predictions, labels, n_classes: int = 2) -> torch.Tensor:
+    """A (n_classes, n_classes) table of counts: row = true class, column = predicted class."""
+    predictions = torch.as_tensor(predictions).cpu().long()
+    labels = torch.as_tensor(labels).cpu().long()
+    if predictions.dim() == 2:
+        predictions = predictions.argmax(dim=-1)
+    if predictions.shape != labels.shape or labels.dim() != 1:
+        raise ValueError(f"predictions {tuple(predictions.shape)} and labels {tuple(labels.shape)} must both "
+                         f"have shape (N,)")
+    for name, values in (("predictions", predictions), ("labels", labels)):
+        if values.numel() and (int(values.min()) < 0 or int(values.max()) >= n_classes):
+            raise ValueError(f"{name} must be in [0, {n_classes}), got values up to {int(values.max())}")
+    return torch.bincount(labels * n_classes + predictions, minlength=n_classes * n_classes).view(n_classes, n_classes)
 
 
 # --------------------------------------------------------------------------------------------- checks

@@ -1,4 +1,5 @@
-"""Tests of nbutils.finetune, the classification checks and the learning-curve command.
+"""Tests of nbutils.tasks.classification, nbutils.baselines, the classification metrics, the classification checks
+and the learning-curve recipe.
 
 References: the GPT's own forward pass and ``residual_stream`` (for the hidden states), each review run
 alone (for padding), Python loops and ``collections.Counter`` (bag of words, confusion matrix), Newton's
@@ -22,9 +23,11 @@ from nbutils.checks.classification import (  # noqa: E402
     accuracy_from_logits, check_accuracy, check_last_token_logits, last_token_logits,
 )
 from nbutils.checks.core import CheckFailed  # noqa: E402
-from nbutils.finetune import (  # noqa: E402
-    BagOfWords, BowClassifier, GPTClassifier, LogisticRegression, accuracy, confusion_matrix, encode_texts,
-    hidden_states, last_token_features, last_token_states, pad_batch, predict, predict_proba, train_classifier,
+from nbutils.baselines import BagOfWords, BowClassifier, LogisticRegression  # noqa: E402
+from nbutils.data import pad_batch  # noqa: E402
+from nbutils.metrics import accuracy, confusion_matrix  # noqa: E402
+from nbutils.tasks.classification import (  # noqa: E402
+    GPTClassifier, encode_texts, last_token_features, last_token_states, predict, predict_proba, train_classifier,
 )
 from nbutils.model import GPT, GPTConfig  # noqa: E402
 from nbutils.tokenizers import CharTokenizer  # noqa: E402
@@ -40,7 +43,7 @@ def tiny_gpt(seed: int = 0, vocab_size: int = 12, context_length: int = 16, n_em
 def test_hidden_states_match_the_gpt_forward_and_residual_stream():
     gpt = tiny_gpt()
     idx = torch.randint(0, 12, (3, 9), generator=torch.Generator().manual_seed(1))
-    hidden = hidden_states(gpt, idx)
+    hidden = gpt.hidden_states(idx)
     assert hidden.shape == (3, 9, 16)
     with torch.no_grad():
         torch.testing.assert_close(hidden, gpt.ln_f(gpt.residual_stream(idx)[-1]))
@@ -49,7 +52,7 @@ def test_hidden_states_match_the_gpt_forward_and_residual_stream():
 
 def test_hidden_states_keep_gradients():
     gpt = tiny_gpt()
-    hidden = hidden_states(gpt, torch.tensor([[1, 2, 3]]))
+    hidden = gpt.hidden_states(torch.tensor([[1, 2, 3]]))
     assert hidden.requires_grad
     hidden.sum().backward()
     assert gpt.wte.weight.grad is not None and gpt.blocks[0].attn.c_attn.weight.grad is not None
@@ -63,7 +66,7 @@ def test_hidden_states_keep_gradients():
 ])
 def test_hidden_states_refuse_bad_input(bad, error):
     with pytest.raises(error):
-        hidden_states(tiny_gpt(), bad)
+        tiny_gpt().hidden_states(bad)
 
 
 # ------------------------------------------------------------------------------------------ padding
@@ -208,6 +211,50 @@ def test_train_classifier_is_deterministic_and_checks_its_arguments():
         train_classifier(classifier, texts, labels[:-1], tokenizer, steps=2, device="cpu")
     with pytest.raises(ValueError, match="labels"):
         train_classifier(classifier, texts, [2] * len(texts), tokenizer, steps=2, device="cpu")
+
+
+def test_train_classifier_matches_a_hand_written_loop():
+    """The one training loop (Trainer) gives the same steps as the loop written out with torch's pieces."""
+    import torch.nn.functional as F
+
+    from nbutils.train import TrainConfig, lr_at, make_optimizer
+
+    tokenizer = CharTokenizer.train("abcx")
+    texts, labels = _contains_x_task(20, seed=2)
+    classifier = GPTClassifier(tiny_gpt(vocab_size=tokenizer.vocab_size))
+    reference = GPTClassifier(tiny_gpt(vocab_size=tokenizer.vocab_size))
+    reference.load_state_dict(classifier.state_dict())
+    losses = train_classifier(classifier, texts, labels, tokenizer, steps=7, batch_size=6, lr=3e-3, seed=4,
+                              device="cpu")
+
+    cfg = TrainConfig(steps=7, batch_size=6, lr=3e-3, min_lr=3e-4, warmup_steps=0, weight_decay=0.01)
+    optimizer = make_optimizer(reference, cfg)
+    generator = torch.Generator().manual_seed(4)
+    encoded = encode_texts(tokenizer, texts)
+    order, expected = [], []
+    for step in range(7):
+        if len(order) < 6:
+            order += torch.randperm(len(texts), generator=generator).tolist()
+        chosen, order = order[:6], order[6:]
+        idx, lengths = pad_batch([encoded[i] for i in chosen])
+        for group in optimizer.param_groups:
+            group["lr"] = lr_at(step, cfg)
+        loss = F.cross_entropy(reference(idx, lengths), torch.tensor([labels[i] for i in chosen]))
+        optimizer.zero_grad()
+        loss.backward()
+        nn.utils.clip_grad_norm_(reference.parameters(), 1.0)
+        optimizer.step()
+        expected.append(loss.item())
+    assert losses == pytest.approx(expected, abs=1e-6)
+    for mine, theirs in zip(classifier.parameters(), reference.parameters()):
+        torch.testing.assert_close(mine, theirs, rtol=0, atol=1e-5)
+    assert not classifier.training
+
+
+def test_a_frozen_body_stays_in_eval_mode_while_the_head_trains():
+    classifier = GPTClassifier(tiny_gpt(), freeze_body=True).train()
+    assert classifier.training and classifier.head.training and not classifier.body.training
+    assert GPTClassifier(tiny_gpt()).train().body.training  # a body that learns trains too
 
 
 # ------------------------------------------------------------------------------------------ scores
@@ -358,7 +405,7 @@ def test_check_accuracy_accepts_the_reference_and_explains_mistakes():
 
 
 def test_check_accuracy_gives_back_the_imported_accuracy_when_a_student_shadows_it(capsys):
-    from nbutils.finetune import accuracy as imported
+    from nbutils.metrics import accuracy as imported
 
     namespace = {"accuracy": imported}
     exec("def accuracy(logits, labels):\n    return (logits.argmax(dim=-1) == labels).float().mean().item()\n",
@@ -371,7 +418,7 @@ def test_check_accuracy_gives_back_the_imported_accuracy_when_a_student_shadows_
 
 # ------------------------------------------------------------------------------------------ the experiment
 def test_sentiment_curves_helpers_and_a_tiny_run():
-    from nbutils.experiments.sentiment_curves import balanced_subset, plot_curves, run_curves, seeds_for, steps_for
+    from nbutils.recipes.sentiment_curves import balanced_subset, plot_curves, run_curves, seeds_for, steps_for
     from nbutils.world import sentiment_dataset
 
     assert [steps_for(n) for n in (16, 256, 4000)] == [40, 120, 300]
@@ -396,7 +443,7 @@ def test_sentiment_curves_helpers_and_a_tiny_run():
 
 
 def test_the_frozen_head_takes_its_l2_from_the_validation_split():
-    from nbutils.experiments.sentiment_curves import FROZEN_L2_GRID, run_curves
+    from nbutils.recipes.sentiment_curves import FROZEN_L2_GRID, run_curves
     from nbutils.world import sentiment_dataset
 
     data = sentiment_dataset(seed=0, n_train=40, n_val=20, n_test=20, n_hard=10)
@@ -409,7 +456,7 @@ def test_the_frozen_head_takes_its_l2_from_the_validation_split():
 
 
 def test_paired_differences_and_their_interval():
-    from nbutils.experiments.sentiment_curves import paired_differences, t_quantile_975
+    from nbutils.recipes.sentiment_curves import paired_differences, t_quantile_975
 
     assert t_quantile_975(2) == 4.303 and t_quantile_975(100) == 1.96
     with pytest.raises(ValueError):
@@ -429,7 +476,7 @@ def test_paired_differences_and_their_interval():
 
 
 def test_last_word_positions_and_pooled_features():
-    from nbutils.finetune import last_word_positions, pooled_features
+    from nbutils.tasks.classification import last_word_positions, pooled_features
 
     tokenizer = CharTokenizer.train("abcx ")
     texts = ["ab cx", "cx ab", "xx"]
@@ -441,7 +488,7 @@ def test_last_word_positions_and_pooled_features():
     last = pooled_features(gpt, texts, tokenizer)
     assert torch.allclose(last, last_token_features(gpt, texts, tokenizer))
     with torch.no_grad():
-        hidden = [hidden_states(gpt, torch.tensor([tokenizer.encode(t)]))[0] for t in texts]
+        hidden = [gpt.hidden_states(torch.tensor([tokenizer.encode(t)]))[0] for t in texts]
     mean = pooled_features(gpt, texts, tokenizer, "mean", batch_size=2)  # padding must not count
     assert torch.allclose(mean, torch.stack([h.mean(dim=0) for h in hidden]), atol=1e-5)
     at = pooled_features(gpt, texts, tokenizer, "position", positions=[1, 4, None])
@@ -455,7 +502,7 @@ def test_last_word_positions_and_pooled_features():
 
 
 def test_stored_sentiment_curves_are_complete():
-    from nbutils.experiments.sentiment_curves import METHODS, SIZES, load_curves
+    from nbutils.recipes.sentiment_curves import METHODS, SIZES, load_curves
 
     curves = load_curves()
     assert curves["sizes"] == list(SIZES)
@@ -468,7 +515,7 @@ def test_stored_sentiment_curves_are_complete():
 
 def test_stored_sentiment_curves_were_measured_on_the_shipped_model():
     """Fails when the course model was re-trained after the curves: then re-run
-    `python -m nbutils.experiments.sentiment_curves` (about 10 minutes)."""
-    from nbutils.experiments.sentiment_curves import load_curves, weights_sha256
+    `python -m nbutils.recipes.sentiment_curves` (about 10 minutes)."""
+    from nbutils.recipes.sentiment_curves import load_curves, weights_sha256
 
     assert load_curves()["checkpoint"]["weights_sha256"] == weights_sha256()

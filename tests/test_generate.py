@@ -16,7 +16,8 @@ import torch.nn.functional as F
 from nbutils.checks.core import CheckFailed
 from nbutils.checks.generation import check_top_k, check_top_p
 from nbutils.generate import (
-    apply_temperature, generate, generate_text, sample_next, sequence_log_likelihood, top_k_filter, top_p_filter,
+    apply_temperature, generate, generate_text, greedy_until, sample_next, sequence_log_likelihood, top_k_filter,
+    top_p_filter,
 )
 from nbutils.model import GPT, GPTConfig
 from nbutils.tokenizers import CharTokenizer
@@ -152,6 +153,27 @@ def test_greedy_is_argmax_at_every_step(model):
     assert torch.equal(out, ids[0])
     assert torch.equal(generate(model, prompt, 12, temperature=0), out)
     assert torch.equal(generate(model, prompt, 12, top_k=1, generator=torch.Generator().manual_seed(3)), out)
+
+
+def test_greedy_until_is_each_prompt_alone_cut_at_its_stop(model):
+    """Batched greedy decoding with a stop token: every answer equals greedy ``generate`` on its prompt alone,
+    cut before the first stop token, whatever the other prompts are (prompts of other lengths included)."""
+    prompts = [[1, 2, 3], [4], [5, 6, 7], [8, 9], [1, 2, 3]]
+    model.train()
+    for stop in (0, 5, 11):
+        answers = greedy_until(model, prompts, stop, max_new_tokens=4, batch_size=2)
+        for prompt, answer in zip(prompts, answers):
+            alone = generate(model, prompt, min(4, 8 - len(prompt)), greedy=True)[len(prompt):].tolist()
+            assert answer == (alone[:alone.index(stop)] if stop in alone else alone), (stop, prompt)
+    assert model.training  # the mode is given back
+    model.eval()
+    assert len(greedy_until(model, [[1] * 7], 0, max_new_tokens=9)[0]) <= 1  # the context (8) is full
+    with pytest.raises(ValueError, match="no room"):
+        greedy_until(model, [[1] * 8], 0, max_new_tokens=3)
+    with pytest.raises(ValueError, match="non-empty"):
+        greedy_until(model, [], 0, max_new_tokens=3)
+    with pytest.raises(ValueError, match="max_new_tokens"):
+        greedy_until(model, [[1]], 0, max_new_tokens=0)
 
 
 def test_sampling_is_reproducible_with_a_seeded_generator(model):

@@ -1,5 +1,6 @@
-"""Translation fine-tuning: the format, the loss mask, padding, training, greedy translation, the command,
-the stored results, and the exercise checks."""
+"""Translation fine-tuning (nbutils.tasks.translation, translation_errors): the format, the loss mask, padding,
+training, greedy translation, the error analysis; the recipe (nbutils.recipes.translation): the command and the
+stored results; and the exercise checks."""
 
 from __future__ import annotations
 
@@ -13,10 +14,13 @@ from nbutils.checks.core import CheckFailed
 from nbutils.checks.translation import check_mask_prompt, check_ngram_precision_recall, ngram_precision_recall
 from nbutils.model import GPT, GPTConfig
 from nbutils.tokenizers.bpe import BPETokenizer
-from nbutils.translation import (
-    DEFAULT_OUT, DEFAULT_RESULTS, END_MARKER, IGNORE_INDEX, build_example, collate, encode_pair, end_marker_id,
-    evaluate_translations, finetune_translation, format_answer, format_prompt, load_translation_model,
-    load_translation_results, main, mask_prompt, translate, translate_many,
+from nbutils.data import IGNORE_INDEX, collate
+from nbutils.recipes.translation import (
+    DEFAULT_OUT, DEFAULT_RESULTS, evaluate_translations, load_translation_model, load_translation_results, main,
+)
+from nbutils.tasks.translation import (
+    END_MARKER, build_example, encode_pair, end_marker_id, finetune_translation, format_answer, format_prompt,
+    mask_prompt, translate, translate_many,
 )
 from nbutils.world import translation_dataset
 from nbutils.world.french import Pair
@@ -232,6 +236,9 @@ def test_stored_results_and_model():
     assert size <= 4.5e6
     model, tokenizer = load_translation_model(device="cpu")
     assert translate(model, tokenizer, "The cat is on the roof.") == "Le chat est sur le toit."
+    # today's decoder (nbutils.generate.greedy_until) writes what the stored run's decoder wrote
+    test = translation_dataset(seed=0).test[:120]
+    assert translate_many(model, tokenizer, [p.en for p in test]) == report["finetuned"]["test"]["translations"][:120]
 
 
 # ------------------------------------------------------------------------- the exercise checks
@@ -293,12 +300,12 @@ def test_overlap_check_notices_unclipped_counts():
 # ------------------------------------------------------------------------- reading errors, word order
 @pytest.fixture(scope="module")
 def vocabulary(data):
-    from nbutils.translation import french_words
+    from nbutils.tasks.translation_errors import french_words
     return {w for p in data.train for w in french_words(p.fr)}
 
 
 def test_french_words():
-    from nbutils.translation import french_words
+    from nbutils.tasks.translation_errors import french_words
     assert french_words("L'abeille n'aime pas la pluie.") == ["L'", "abeille", "n'", "aime", "pas", "la", "pluie"]
     assert french_words("Le cerf-volant de Mia.") == ["Le", "cerf-volant", "de", "Mia"]
 
@@ -325,13 +332,13 @@ def test_french_words():
     ("Le chien de Nora est calme.", "Le chien de Mia est calme.", "wrong name"),
 ])
 def test_error_type(vocabulary, hypothesis, reference, expected):
-    from nbutils.translation import ERROR_TYPES, error_type
+    from nbutils.tasks.translation_errors import ERROR_TYPES, error_type
     assert expected in ERROR_TYPES
     assert error_type(hypothesis, reference, vocabulary) == expected
 
 
 def test_error_type_details(vocabulary):
-    from nbutils.translation import error_kinds, error_type
+    from nbutils.tasks.translation_errors import error_kinds, error_type
     assert error_type("Le chat est sur le toit.", "Le chat est sur le toit.", vocabulary) is None
     assert error_type("Le chat est sur le toit", "Le chat est sur le toit.") is None   # the full stop only
     # without a vocabulary nothing is called misspelt
@@ -350,14 +357,14 @@ def test_error_type_details(vocabulary):
     ("Tom puts the teddy bear in the box.", "Tom met le nounours dans la boîte.", 0),
 ])
 def test_reordering(en, fr, flips):
-    from nbutils.translation import aligned_words, reordering
+    from nbutils.tasks.translation_errors import aligned_words, reordering
     assert reordering(en, fr) == flips
     words = [w for w, _, _ in aligned_words(en, fr)]
     assert len(words) == len(set(words))
 
 
 def test_reordering_whole_test_split(data):
-    from nbutils.translation import aligned_words, reordering
+    from nbutils.tasks.translation_errors import aligned_words, reordering
     flips = [reordering(p.en, p.fr) for p in data.test]
     assert min(flips) == 0 and max(flips) <= 10
     # every noun phrase of a translation is found: at least one aligned word per sentence
@@ -365,7 +372,7 @@ def test_reordering_whole_test_split(data):
 
 
 def test_merge_seeds(tmp_path):
-    from nbutils.translation import merge_seeds, seed_translations
+    from nbutils.recipes.translation import merge_seeds, seed_translations
     base = json.loads(DEFAULT_RESULTS.read_text(encoding="utf-8"))
     base.pop("seeds", None)
     results = tmp_path / "results.json"

@@ -1,7 +1,7 @@
 """Learning curves of sentiment classifiers: accuracy against the number of labelled training reviews.
 
-    python -m nbutils.experiments.sentiment_curves            # writes nbutils/assets/sentiment_curves.json
-    python -m nbutils.experiments.sentiment_curves --out FILE --threads 2
+    python -m nbutils.recipes.sentiment_curves            # writes nbutils/assets/sentiment_curves.json
+    python -m nbutils.recipes.sentiment_curves --out FILE --threads 2
 
 For each training-set size (16, 64, 256, 1024 and all 4000 reviews of ``sentiment_dataset(seed=0)``) it
 trains four classifiers on the same balanced random subset and measures their accuracy on the test set
@@ -21,7 +21,9 @@ The two trained GPTs get the same recipe (AdamW, warm-up and cosine decay, batch
 passes over small sets, at least 40 and at most 300 steps. Every size is repeated with 3 seeds (``--max-seeds``):
 seed ``s`` draws the subset and initialises the head (and the scratch body), and every method of one seed
 trains on the same subset, so two methods can be compared seed by seed (paired differences). With all 4000
-reviews the subset is the same for every seed (only the order and the initial weights change). The notebook ``07_finetune_classification`` plots the result (``plot_curves``).
+reviews the subset is the same for every seed (only the order and the initial weights change). The notebook
+``07_finetune_classification`` plots the result (``plot_curves``). The stored run took 29 minutes
+(``--threads 1`` on the project's 2-core CPU; its ``wall_seconds`` field records it).
 """
 
 from __future__ import annotations
@@ -43,11 +45,12 @@ import torch
 
 from nbutils.device import device_of
 
-__all__ = ["DEFAULT_OUT", "SIZES", "METHODS", "LEARNING_RATES", "FROZEN_L2", "FROZEN_L2_GRID", "BATCH_SIZE", "steps_for", "seeds_for",
+__all__ = ["DEFAULT_OUT", "COMMAND", "SIZES", "METHODS", "LEARNING_RATES", "FROZEN_L2", "FROZEN_L2_GRID", "BATCH_SIZE", "steps_for", "seeds_for",
            "balanced_subset", "run_curves", "weights_sha256", "load_curves", "paired_differences", "t_quantile_975",
            "plot_curves", "main"]
 
 DEFAULT_OUT = Path(__file__).resolve().parents[1] / "assets" / "sentiment_curves.json"
+COMMAND = "python -m nbutils.recipes.sentiment_curves"
 SIZES = (16, 64, 256, 1024, 4000)
 METHODS = {
     "finetune": "pretrained GPT, fine-tuned",
@@ -105,8 +108,8 @@ def _train_one(method: str, subset: Sequence, seed: int, model, tokenizer, devic
     """Train one classifier on ``subset``; return a function texts -> predicted labels, and what was chosen
     (``{"l2": ...}`` for the frozen head, whose penalty the validation reviews ``val`` pick)."""
     from nbutils.device import seed_everything
-    from nbutils.finetune import (BowClassifier, GPTClassifier, LogisticRegression, last_token_features, predict,
-                                  train_classifier)
+    from nbutils.baselines import BowClassifier, LogisticRegression
+    from nbutils.tasks.classification import GPTClassifier, last_token_features, predict, train_classifier
     from nbutils.model import GPT
 
     texts, labels = [r.text for r in subset], [r.label for r in subset]
@@ -210,7 +213,7 @@ def load_curves(path: str | Path | None = None) -> dict[str, Any]:
     file = Path(path) if path is not None else DEFAULT_OUT
     if not file.is_file():
         raise FileNotFoundError(f"no learning curves at {str(file)!r}: run "
-                                f"`python -m nbutils.experiments.sentiment_curves`")
+                                f"`{COMMAND}`")
     return json.loads(file.read_text(encoding="utf-8"))
 
 
@@ -294,7 +297,7 @@ def plot_curves(curves: dict[str, Any], split: str = "test", methods: Sequence[s
 
 # ----------------------------------------------------------------------------------------- command line
 def main(argv: Sequence[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(prog="python -m nbutils.experiments.sentiment_curves",
+    parser = argparse.ArgumentParser(prog=COMMAND,
                                      description="Learning curves of sentiment classifiers (stored as JSON).")
     parser.add_argument("--out", type=Path, default=DEFAULT_OUT, help="JSON file to write "
                         "(default: the package's assets/sentiment_curves.json)")
@@ -304,7 +307,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument("--threads", type=int, default=None,
                         help="torch CPU threads (default: torch's choice; 1 is faster on a busy machine)")
     parser.add_argument("--model", type=Path, default=None,
-                        help="a checkpoint folder written by `python -m nbutils.pretrain --out DIR` "
+                        help="a checkpoint folder written by `python -m nbutils.recipes.pretrain --out DIR` "
                              "(default: the shipped course model)")
     args = parser.parse_args(argv)
     if args.max_seeds < 1:
@@ -322,7 +325,7 @@ def main(argv: Sequence[str] | None = None) -> int:
                                                path=args.model)
     device = device_of(model)
     result = run_curves(model, tokenizer, sizes=args.sizes, max_seeds=args.max_seeds, device=device)
-    command = "python -m nbutils.experiments.sentiment_curves"
+    command = COMMAND
     if args.sizes != list(SIZES):
         command += " --sizes " + " ".join(map(str, args.sizes))
     if args.max_seeds != 3:
