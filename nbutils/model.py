@@ -82,53 +82,6 @@ def _run_hook(hooks: Mapping[str, Hook], name: str, x: torch.Tensor) -> torch.Te
     return out
 
 
-def patch_hook(source: torch.Tensor, positions: "int | slice | list[int] | torch.Tensor | None" = None,
-               heads: "int | slice | list[int] | torch.Tensor | None" = None) -> Hook:
-    """A hook that replaces the tensor at a hook point by ``source`` at the chosen positions, for patching.
-
-    ``source`` has the hook point's shape (its batch size may be 1, then it is used for every row), for
-    instance the tensor ``run_with_cache`` kept from another input. ``positions`` picks the sequence
-    positions (an int, a list, a slice or a tensor of indices; None: all of them) along the T axis: dim 1 of
-    the stream (B, T, C), dim 2 of ``head_out`` (B, n_head, T, C/n_head) and of ``attn`` (B, n_head, T, T),
-    where it picks the query rows. ``heads`` picks heads the same way (only for ``head_out`` and ``attn``).
-    Everything not picked is left as it was.
-
-    >>> _, cache = model.run_with_cache(clean)                                  # doctest: +SKIP
-    >>> with model.hooked({"blocks.0.resid_post": patch_hook(cache["blocks.0.resid_post"], [3, 4])}):
-    ...     logits, _ = model(corrupt)
-    """
-    if not isinstance(source, torch.Tensor):
-        raise TypeError(f"source must be a torch.Tensor (for instance a run_with_cache entry), "
-                        f"got {type(source).__name__}")
-
-    def pick(what: str, index, size: int, device: torch.device) -> torch.Tensor:
-        chosen = torch.zeros(size, dtype=torch.bool, device=device)
-        if index is None:
-            return ~chosen
-        if isinstance(index, torch.Tensor):
-            index = index.to(device)
-        try:
-            chosen[index] = True
-        except (IndexError, TypeError) as error:
-            raise ValueError(f"cannot pick {what} {index!r} out of {size}: {error}") from None
-        return chosen
-
-    def hook(x: torch.Tensor, name: str) -> torch.Tensor:
-        if source.dim() != x.dim() or source.shape[1:] != x.shape[1:] or source.shape[0] not in (1, x.shape[0]):
-            raise ValueError(f"the patch for {name!r} has shape {tuple(source.shape)}, but the tensor there has "
-                             f"shape {tuple(x.shape)} (the batch size of the patch may be 1)")
-        if x.dim() == 3:                            # the stream (B, T, C): positions along dim 1
-            if heads is not None:
-                raise ValueError(f"{name!r} has no heads; heads= is for the head_out and attn hook points")
-            where = pick("positions", positions, x.shape[1], x.device)[None, :, None]
-        else:                                       # (B, n_head, T, ...): heads along dim 1, positions dim 2
-            where = (pick("heads", heads, x.shape[1], x.device)[:, None]
-                     & pick("positions", positions, x.shape[2], x.device)[None, :])[None, :, :, None]
-        return torch.where(where, source.to(device=x.device, dtype=x.dtype), x)
-
-    return hook
-
-
 @dataclass
 class GPTConfig:
     """The shape of a GPT. ``context_length`` is the longest sequence the model can read at once,
@@ -332,9 +285,11 @@ class GPT(nn.Module):
         """Run the model with the tensor at hook point ``name`` replaced by ``source`` at ``positions`` (and
         ``heads``): ``self.hooked({name: patch_hook(source, positions, heads)})``, see ``patch_hook``.
 
-        >>> _, clean = model.run_with_cache(clean_idx)                                     # doctest: +SKIP
-        >>> with model.patched("blocks.1.resid_post", clean["blocks.1.resid_post"], positions=[5]):
-        ...     patched_logits, _ = model(corrupt_idx)
+        For example::
+
+            _, clean = model.run_with_cache(clean_idx)
+            with model.patched("blocks.1.resid_post", clean["blocks.1.resid_post"], positions=[5]):
+                patched_logits, _ = model(corrupt_idx)
         """
         return self.hooked({name: patch_hook(source, positions, heads)})
 
@@ -359,7 +314,8 @@ class GPT(nn.Module):
             x = block(x)
         return self.ln_f(x)
 
-    def forward(self, idx: torch.Tensor, targets: torch.Tensor | None = None) -> tuple[torch.Tensor, torch.Tensor | None]:
+    def forward(self, idx: torch.Tensor,
+                targets: torch.Tensor | None = None) -> tuple[torch.Tensor, torch.Tensor | None]:
         """Score the next token at every position.
 
         idx: (B, T) integer token ids, T <= context_length. targets: (B, T) ids of the tokens that come next
@@ -424,3 +380,53 @@ class GPT(nn.Module):
         b = 1 if config.bias else 0
         per_block = 12 * C * C + 2 * C + 11 * b * C
         return (V + L) * C + n * per_block + C + b * C
+
+
+# ---- patching ----------------------------------------------------------------------------------------------
+def patch_hook(source: torch.Tensor, positions: "int | slice | list[int] | torch.Tensor | None" = None,
+               heads: "int | slice | list[int] | torch.Tensor | None" = None) -> Hook:
+    """A hook that replaces the tensor at a hook point by ``source`` at the chosen positions, for patching.
+
+    ``source`` has the hook point's shape (its batch size may be 1, then it is used for every row), for
+    instance the tensor ``run_with_cache`` kept from another input. ``positions`` picks the sequence
+    positions (an int, a list, a slice or a tensor of indices; None: all of them) along the T axis: dim 1 of
+    the stream (B, T, C), dim 2 of ``head_out`` (B, n_head, T, C/n_head) and of ``attn`` (B, n_head, T, T),
+    where it picks the query rows. ``heads`` picks heads the same way (only for ``head_out`` and ``attn``).
+    Everything not picked is left as it was.
+
+    For example, the stream after block 0 at positions 3 and 4 taken from the run on ``clean``::
+
+        _, cache = model.run_with_cache(clean)
+        with model.hooked({"blocks.0.resid_post": patch_hook(cache["blocks.0.resid_post"], [3, 4])}):
+            logits, _ = model(corrupt)
+    """
+    if not isinstance(source, torch.Tensor):
+        raise TypeError(f"source must be a torch.Tensor (for instance a run_with_cache entry), "
+                        f"got {type(source).__name__}")
+
+    def pick(what: str, index, size: int, device: torch.device) -> torch.Tensor:
+        chosen = torch.zeros(size, dtype=torch.bool, device=device)
+        if index is None:
+            return ~chosen
+        if isinstance(index, torch.Tensor):
+            index = index.to(device)
+        try:
+            chosen[index] = True
+        except (IndexError, TypeError) as error:
+            raise ValueError(f"cannot pick {what} {index!r} out of {size}: {error}") from None
+        return chosen
+
+    def hook(x: torch.Tensor, name: str) -> torch.Tensor:
+        if source.dim() != x.dim() or source.shape[1:] != x.shape[1:] or source.shape[0] not in (1, x.shape[0]):
+            raise ValueError(f"the patch for {name!r} has shape {tuple(source.shape)}, but the tensor there has "
+                             f"shape {tuple(x.shape)} (the batch size of the patch may be 1)")
+        if x.dim() == 3:                            # the stream (B, T, C): positions along dim 1
+            if heads is not None:
+                raise ValueError(f"{name!r} has no heads; heads= is for the head_out and attn hook points")
+            where = pick("positions", positions, x.shape[1], x.device)[None, :, None]
+        else:                                       # (B, n_head, T, ...): heads along dim 1, positions dim 2
+            where = (pick("heads", heads, x.shape[1], x.device)[:, None]
+                     & pick("positions", positions, x.shape[2], x.device)[None, :])[None, :, :, None]
+        return torch.where(where, source.to(device=x.device, dtype=x.dtype), x)
+
+    return hook
