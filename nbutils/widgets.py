@@ -7,12 +7,11 @@ outputs stay meaningful and deterministic.
 
 How we know whether a front end is attached: jupyter-server (JupyterLab, Notebook 7) sets the environment
 variable ``JPY_SESSION_NAME`` for every kernel it starts; nbval and nbconvert start kernels without it.
-Set ``NBUTILS_WIDGETS=1`` (or ``0``) to force interactive (or static) mode.
+Set ``NBUTILS_LIVE=1`` (or ``0``; ``NBUTILS_WIDGETS`` is read too) to force interactive (or static) mode.
 """
 
 from __future__ import annotations
 
-import os
 from typing import Any, Callable, Mapping, Sequence
 
 import matplotlib.pyplot as plt
@@ -25,11 +24,11 @@ __all__ = ["front_end_attached", "interactive_view", "temperature_explorer", "to
 
 
 def front_end_attached() -> bool:
-    """True when a person can interact with widgets (JupyterLab); False under nbval or nbconvert."""
-    forced = os.environ.get("NBUTILS_WIDGETS")
-    if forced in ("0", "1"):
-        return forced == "1"
-    return bool(os.environ.get("JPY_SESSION_NAME"))
+    """True when a person can interact with widgets (JupyterLab); False under nbval or nbconvert.
+    The course's one test of that: ``nbutils.progress.person_watching``."""
+    from nbutils.progress import person_watching
+
+    return person_watching()
 
 
 def _show(result: Any) -> None:
