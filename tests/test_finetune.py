@@ -515,7 +515,7 @@ def test_stored_sentiment_curves_are_complete():
 
 def test_stored_sentiment_curves_were_measured_on_the_shipped_model():
     """Fails when the course model was re-trained after the curves: then re-run
-    `python -m nbutils.recipes.sentiment_curves` (about 10 minutes)."""
+    `python -m nbutils.recipes.sentiment_curves` (29 minutes with one thread on a 2-core CPU)."""
     from nbutils.recipes.sentiment_curves import load_curves, weights_sha256
 
     assert load_curves()["checkpoint"]["weights_sha256"] == weights_sha256()

@@ -400,3 +400,20 @@ def test_check_mask_prompt_not_written_yet(capsys):
 
     check_mask_prompt(mask_prompt_todo)
     assert "not written yet" in capsys.readouterr().out
+
+
+def test_the_old_module_paths_re_export_the_new_homes():
+    """nbutils.translation, nbutils.finetune and nbutils.experiments.sentiment_curves are deprecated shims."""
+    import nbutils.experiments.sentiment_curves as old_curves
+    import nbutils.finetune as old_finetune
+    import nbutils.translation as old_translation
+    from nbutils import baselines, data, metrics
+    from nbutils.recipes import sentiment_curves, translation as recipe
+    from nbutils.tasks import classification, translation, translation_errors
+
+    assert old_translation.translate is translation.translate and old_translation.main is recipe.main
+    assert old_translation.collate is data.collate and old_translation.error_kinds is translation_errors.error_kinds
+    assert old_finetune.GPTClassifier is classification.GPTClassifier and old_finetune.pad_batch is data.pad_batch
+    assert old_finetune.BowClassifier is baselines.BowClassifier and old_finetune.accuracy is metrics.accuracy
+    assert old_curves.load_curves is sentiment_curves.load_curves and old_curves.main is sentiment_curves.main
+    assert not hasattr(old_finetune, "hidden_states")  # GPT.hidden_states is the one path

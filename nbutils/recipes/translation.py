@@ -1,6 +1,6 @@
 """The command behind the shipped translation model and its stored results (notebook 08)::
 
-    python -m nbutils.recipes.translation                      # about 12 minutes on a 2-core CPU (see below)
+    python -m nbutils.recipes.translation                      # 9 minutes on a 2-core CPU (see below)
     python -m nbutils.recipes.translation --quick --out DIR --results FILE   # a few steps, to check the pipeline
 
 It fine-tunes the shipped course model (``nbutils.pretrain.load_course_model``) for longer than a notebook
@@ -9,8 +9,9 @@ as many steps (what does pretraining on English bring?), and writes the fine-tun
 config, tokenizer, loss history; no optimiser state) to ``nbutils/assets/translation_model/`` and the results
 of both models to ``nbutils/assets/translation_results.json``: settings, times, loss histories, and on the
 1000 test pairs exact match and chrF (all, seen / unseen combinations, per kind), sampled successes and
-errors, and every translation. The stored run records its own times (``train_seconds`` of each model,
-``wall_seconds``). On a CPU shared with other work, ``OMP_NUM_THREADS=1`` can be much faster than two threads.
+errors, and every translation. The stored run took 540 s with one thread on the project's 2-core CPU
+(212 s to fine-tune, 195 s from scratch, the rest translating the test set); it records its own times
+(``train_seconds`` of each model, ``wall_seconds``). On a CPU shared with other work, ``OMP_NUM_THREADS=1`` can be much faster than two threads.
 
 Other seeds: ``--seed S --out DIR --results FILE`` for each, then ``--merge FILE ...`` adds their scores to the
 stored results (``merge_seeds``). ``load_translation_model`` and ``load_translation_results`` read what the
@@ -104,7 +105,7 @@ def load_translation_model(path: str | Path | None = None, device: str | torch.d
     folder = Path(path) if path is not None else DEFAULT_OUT
     if not (folder / "checkpoint.json").is_file():
         raise FileNotFoundError(f"no translation model in {str(folder)!r}: write it with "
-                                f"`{COMMAND}` (about 12 minutes on a laptop CPU)")
+                                f"`{COMMAND}` (about 9 minutes on a 2-core CPU)")
     checkpoint = load_checkpoint(folder, map_location=pick_device(None if device is None else str(device)))
     return checkpoint.model.eval(), checkpoint.tokenizer
 
