@@ -189,29 +189,40 @@ def world_questions(encoded: EncodedStory, tokenizer) -> list[Question]:
 
 
 @torch.no_grad()
-def story_logits(model: torch.nn.Module, ids: Sequence[int]) -> torch.Tensor:
+def story_logits(model: torch.nn.Module, ids: Sequence[int], stride: int | None = None,
+                 batch_size: int = 32) -> torch.Tensor:
     """Next-token logits at every position of ``ids`` (shape ``(len(ids) - 1, V)``): the logits at row ``t``
-    predict ``ids[t + 1]``. Longer than the context: windows overlapping by half a context, each token
-    predicted in the window where it has the most of its story before it (at least half a context)."""
+    predict ``ids[t + 1]``. Longer than the context: windows starting every ``stride`` tokens (default half a
+    context), each token predicted in the first window that holds it, where it has the most of its story
+    before it (at least ``context_length - stride`` tokens; ``stride=1``: every token sees a whole context
+    or its whole story). The full-length windows run ``batch_size`` at a time."""
+    from nbutils.validate import require_int
+
     context = model.config.context_length
+    stride = context // 2 if stride is None else require_int("stride", stride, maximum=context)
+    require_int("batch_size", batch_size)
     device = device_of(model)
     tokens = torch.tensor(list(ids), dtype=torch.long, device=device)
     n = len(tokens) - 1
     if n < 1:
         raise ValueError("a story needs at least two tokens")
-    if n <= context:
-        logits, _ = model(tokens[None, :-1])
-        return logits[0].float()
-    out = torch.empty(n, model.config.vocab_size, device=device)
-    stride = context // 2
+    windows: list[tuple[int, int, int]] = []  # (start, first row, end row): rows an earlier window did not fill
     start, filled = 0, 0
     while filled < n:
-        window = tokens[start:start + context + 1]
-        logits, _ = model(window[None, :-1])
-        keep_from = filled - start  # rows before this are already filled by an earlier window with more context
-        out[filled:start + len(window) - 1] = logits[0, keep_from:].float()
-        filled = start + len(window) - 1
-        start += stride
+        end = min(start + context, n)
+        windows.append((start, filled, end))
+        start, filled = start + stride, end
+    out = torch.empty(n, model.config.vocab_size, device=device)
+    full = [w for w in windows if w[0] + context <= n]
+    for i in range(0, len(full), batch_size):
+        chunk = full[i:i + batch_size]
+        index = torch.tensor([s for s, _, _ in chunk], device=device)[:, None] + torch.arange(context, device=device)
+        logits, _ = model(tokens[index])
+        for row, (s, first, last) in enumerate(chunk):
+            out[first:last] = logits[row, first - s:last - s].float()
+    for s, first, last in windows[len(full):]:  # the last window, when it is shorter than a context
+        logits, _ = model(tokens[None, s:n])
+        out[first:last] = logits[0, first - s:last - s].float()
     return out
 
 

@@ -40,7 +40,7 @@ from typing import Sequence, Union
 import torch
 
 __all__ = ["accuracy", "confusion_matrix", "char_ngrams", "NgramCounts", "chrf_statistics", "chrf_precision_recall",
-           "chrf_from_statistics", "chrf", "sentence_chrf", "exact_match", "wilson_interval", "mean_interval"]
+           "chrf_from_statistics", "chrf", "sentence_chrf", "exact_match", "wilson_interval", "mean_interval", "distinct_n"]
 
 _SPACES = re.compile(r"\s+")
 Text = Union[str, Sequence[str]]
@@ -241,3 +241,17 @@ def mean_interval(values: Sequence[float]) -> tuple[float, float, float]:
     s = math.sqrt(sum((v - mean) ** 2 for v in values) / (len(values) - 1))
     half = _T95[len(values) - 1] * s / math.sqrt(len(values))
     return mean, mean - half, mean + half
+
+
+# --------------------------------------------------------------------------------------------- diversity
+def distinct_n(samples: Sequence[Sequence[int]], n: int = 3) -> float:
+    """Distinct-n of a set of samples: different n-token sequences / all n-token sequences, pooled over the samples.
+
+    1.0: no n-gram repeats anywhere; near 0: the samples repeat themselves and each other. 0.0 when no sample
+    is n tokens long.
+    """
+    from nbutils.validate import require_int
+
+    require_int("n", n)
+    grams = [tuple(s[i:i + n]) for s in samples for i in range(len(s) - n + 1)]
+    return len(set(grams)) / max(1, len(grams))

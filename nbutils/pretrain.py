@@ -37,6 +37,7 @@ from pathlib import Path
 from typing import Any, Callable, Sequence
 
 import torch
+import torch.nn.functional as F
 
 from nbutils.device import device_of
 from nbutils.validate import require_int
@@ -102,34 +103,39 @@ def validation_loss(model: torch.nn.Module, ids: torch.Tensor, max_windows: int 
                     batch_size: int = 32) -> tuple[float, int]:
     """Mean loss (nats per token) over the validation ids, read in consecutive windows of ``context_length``.
 
-    Window ``k`` holds tokens ``k·T .. k·T + T`` (the last one shorter), so every token but the very first
-    is predicted exactly once, from the tokens before it in its window. Returns ``(loss, tokens scored)``.
-    ``max_windows`` keeps only the first windows (a quicker, rougher estimate).
+    The windows are ``nbutils.data.lm_windows(ids, context_length)``, tokens ``k·T .. k·T + T``, and the
+    tail after the last of them (when it holds a target) is one shorter window, so every token but the very
+    first is predicted exactly once, from the tokens before it in its window. Returns ``(loss, tokens
+    scored)``. ``max_windows`` keeps only the first windows (a quicker, rougher estimate).
     """
+    from nbutils.data import lm_windows
+
     if not isinstance(ids, torch.Tensor) or ids.dim() != 1 or len(ids) < 2:
         raise ValueError("ids must be a 1-D tensor of at least 2 token ids")
+    if max_windows is not None:
+        require_int("max_windows", max_windows)
+    require_int("batch_size", batch_size)
     context = model.config.context_length
     device = device_of(model)
-    starts = list(range(0, len(ids) - 1, context))
-    if max_windows is not None:
-        starts = starts[:max_windows]
+    if len(ids) > context:
+        x, y = lm_windows(ids, context)
+    else:
+        x = y = ids[:0].reshape(0, context)
+    tail = ids[len(x) * context:]  # what the full windows leave: one shorter window when it holds a target
+    x, y = x[:max_windows], y[:max_windows]
     was_training = model.training
     model.eval()
     total, count = 0.0, 0
     try:
-        full = [s for s in starts if s + context + 1 <= len(ids)]
-        for i in range(0, len(full), batch_size):
-            index = torch.tensor(full[i:i + batch_size])[:, None] + torch.arange(context + 1)
-            window = ids[index].to(device)
+        for i in range(0, len(x), batch_size):
+            _, loss = model(x[i:i + batch_size].to(device), y[i:i + batch_size].to(device))
+            total += loss.item() * y[i:i + batch_size].numel()
+            count += y[i:i + batch_size].numel()
+        if len(tail) >= 2 and (max_windows is None or len(x) < max_windows):
+            window = tail.to(device)[None]
             _, loss = model(window[:, :-1], window[:, 1:])
-            total += loss.item() * window[:, 1:].numel()
-            count += window[:, 1:].numel()
-        for s in starts:  # the shorter last window
-            if s + context + 1 > len(ids):
-                window = ids[s:].to(device)[None]
-                _, loss = model(window[:, :-1], window[:, 1:])
-                total += loss.item() * (window.shape[1] - 1)
-                count += window.shape[1] - 1
+            total += loss.item() * (len(tail) - 1)
+            count += len(tail) - 1
     finally:
         model.train(was_training)
     return total / count, count
@@ -169,49 +175,28 @@ def sliding_window_losses(model: torch.nn.Module, ids: torch.Tensor, resets: Seq
     (``out[t - 1]`` belongs to ``ids[t]``); their mean is comparable with ``validation_loss``, which scores
     the same tokens.
 
-    Cost: one forward pass per window of ``context_length`` tokens after each reset, plus one window per
-    token that lies more than ``context_length`` tokens after its reset (those are scored one at a time).
+    Each piece of text, from one reset up to and including the first token of the next piece (still predicted
+    from this one), goes through ``nbutils.evaluate.story_logits`` with ``stride=1``: one forward pass for its
+    first ``context_length`` targets, then one window per later target (``batch_size`` windows at a time).
     """
+    from nbutils.evaluate import story_logits
+
     if not isinstance(ids, torch.Tensor) or ids.dim() != 1 or len(ids) < 2:
         raise ValueError("ids must be a 1-D tensor of at least 2 token ids")
-    T = model.config.context_length
     n = len(ids)
     points = sorted({0, *[int(r) for r in (resets or [])]})
     if points[-1] >= n or points[0] < 0:
         raise ValueError(f"resets must lie in 0 .. {n - 1}")
-    device = device_of(model)
     was_training = model.training
     model.eval()
     out = torch.full((n - 1,), float("nan"))
-    # jobs: (window start, window end, first target scored): one window ids[start:end] scores targets
-    # first .. end - 1, each from ids[start:target]
-    jobs: list[tuple[int, int, int]] = []
-    bounds = points + [n]
-    for r, next_r in zip(bounds[:-1], bounds[1:]):
-        last = next_r if next_r < n else n - 1  # the segment's targets are r + 1 .. next_r (the next reset's
-        # first token is still predicted from this segment), and never beyond n - 1
-        first_end = min(r + T, last)
-        if first_end >= r + 1:
-            jobs.append((r, first_end + 1, r + 1))
-        for t in range(r + T + 1, last + 1):
-            jobs.append((t - T, t + 1, t))
     try:
-        full = [job for job in jobs if job[1] - job[0] == T + 1]
-        short = [job for job in jobs if job[1] - job[0] != T + 1]
-        for i in range(0, len(full), batch_size):
-            chunk = full[i:i + batch_size]
-            index = torch.tensor([s for s, _, _ in chunk])[:, None] + torch.arange(T + 1)
-            window = ids[index].to(device)
-            logits, _ = model(window[:, :-1])
-            losses = torch.nn.functional.cross_entropy(logits.float().transpose(1, 2), window[:, 1:],
-                                                       reduction="none").cpu()
-            for row, (s, e, first) in enumerate(chunk):
-                out[first - 1:e - 1] = losses[row, first - s - 1:]
-        for s, e, first in short:
-            window = ids[s:e].to(device)[None]
-            logits, _ = model(window[:, :-1])
-            losses = torch.nn.functional.cross_entropy(logits[0].float(), window[0, 1:], reduction="none").cpu()
-            out[first - 1:e - 1] = losses[first - s - 1:]
+        for r, next_r in zip(points, points[1:] + [n]):
+            piece = ids[r:min(next_r + 1, n)]  # its targets are r + 1 .. next_r (never beyond n - 1)
+            if len(piece) < 2:
+                continue
+            logits = story_logits(model, piece.tolist(), stride=1, batch_size=batch_size)
+            out[r:r + len(piece) - 1] = F.cross_entropy(logits, piece[1:].to(logits.device), reduction="none").cpu()
     finally:
         model.train(was_training)
     assert not torch.isnan(out).any(), "every target is scored once"

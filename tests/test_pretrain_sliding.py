@@ -1,4 +1,5 @@
-"""Tests of ``nbutils.pretrain.segment_starts`` and ``nbutils.pretrain.sliding_window_losses``.
+"""Tests of ``nbutils.pretrain.segment_starts``, ``sliding_window_losses`` (built on ``evaluate.story_logits``) and
+``validation_loss``.
 
 Every loss is checked against a brute-force score on a tiny seeded GPT: the model run on exactly the tokens of
 the target's own segment before it (at most ``context_length`` of them), one target at a time.
@@ -132,3 +133,34 @@ def test_resets_outside_the_text_raise(model, ids, resets):
 
 def test_validation_loss_and_sliding_score_the_same_tokens(model, ids):
     assert validation_loss(model, ids)[1] == len(sliding_window_losses(model, ids))
+
+
+@torch.no_grad()
+def _consecutive_reference(model: GPT, ids: torch.Tensor, n_windows: int | None = None) -> tuple[float, int]:
+    """Windows ids[kT : kT + T + 1] (the last one shorter), scored with F.cross_entropy, one window at a time."""
+    model.eval()
+    losses = []
+    for k, s in enumerate(range(0, len(ids) - 1, T)):
+        if n_windows is not None and k >= n_windows:
+            break
+        window = ids[s:s + T + 1]
+        losses.append(F.cross_entropy(model(window[None, :-1])[0][0], window[1:], reduction="none"))
+    model.train()
+    every = torch.cat(losses)
+    return every.mean().item(), len(every)
+
+
+@pytest.mark.parametrize("n, max_windows", [(5, None), (T + 1, None), (2 * T + 3, None), (2 * T + 3, 2),
+                                            (2 * T + 3, 3), (2 * T + 3, 9), (45, 1)])
+def test_validation_loss_against_a_window_by_window_score(model, ids, n, max_windows):
+    loss, count = validation_loss(model, ids[:n], max_windows=max_windows)
+    expected, expected_count = _consecutive_reference(model, ids[:n], max_windows)
+    assert count == expected_count and math.isclose(loss, expected, abs_tol=1e-5)
+    assert model.training, "the model's training mode is given back"
+
+
+def test_validation_loss_rejects_bad_settings(model, ids):
+    with pytest.raises(ValueError, match="max_windows must be an int >= 1"):
+        validation_loss(model, ids, max_windows=0)
+    with pytest.raises(ValueError, match="1-D tensor of at least 2"):
+        validation_loss(model, ids[:1])

@@ -2,6 +2,12 @@
 
 - ``world_model``: the course model that knows its world: fresh stories, windows from a story's start, and a
   record of loss and world-question answers at many points of training (``nbutils/assets/world_model/``).
+- ``pretrain``: the shipped course model (``nbutils/assets/course_model/``; the recipe's pieces are in
+  :mod:`nbutils.pretrain`).
+- ``window_eval``: the course model's validation loss with and without story resets
+  (``nbutils/assets/window_eval.json``, notebook 05).
+- ``sample_quality``: the course model's samples at several temperatures and top-p values, scored against the
+  true process (``nbutils/assets/sample_quality.json``, notebook 06).
 
 They share :mod:`nbutils.recipes.report` (versions, atomic JSON, progress lines). Library modules never parse
 command lines or write READMEs; recipes do.
