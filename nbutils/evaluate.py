@@ -53,7 +53,7 @@ from nbutils.world import STORY_SEPARATOR, Story
 __all__ = [
     "Question", "EncodedStory", "WorldReport", "encode_story", "world_questions", "story_logits",
     "answer_correct", "evaluate_world", "answer_distribution", "AnswerDistribution", "STATEMENT_KINDS",
-    "WORD_KINDS", "word_kind_losses", "true_word_nlls",
+    "WORD_KINDS", "word_kind_losses", "true_word_nlls", "TokenTruth", "token_truth", "unanswerable_kl",
 ]
 
 #: How the fact behind an answerable question was established (the verb class of that sentence).
@@ -431,65 +431,110 @@ def _word_kind(sentence_index: int, word: str, in_answer: bool) -> str:
     return "other"
 
 
+@dataclass(frozen=True)
+class TokenTruth:
+    """What the truth says about every scored token of one encoded story (no model needed).
+
+    ``kinds[j]`` and ``true_nats[j]`` belong to token ``ids[encoded.first + j]`` (the tokens after the opening
+    separator, the ones the loss counts): the kind of word (``WORD_KINDS``) and the true process's nats
+    assigned to that token (a word's ``-log p`` goes to the token where the word starts; the closing separator
+    carries the end of the story).
+    """
+
+    story: Story
+    kinds: tuple[str, ...]
+    true_nats: tuple[float, ...]
+
+
+def token_truth(story: Story, tokenizer) -> TokenTruth:
+    """The kind and true nats of every scored token of ``story`` (see :class:`TokenTruth`).
+
+    Slow (it walks the generator for every word, about a second a story) and independent of any model, so
+    a training run computes it once per evaluation story and reuses it at every point.
+    """
+    encoded = encode_story(story, tokenizer)
+    ids = encoded.ids
+    answers = {(q.sentence + 1, q.span) for q in world_questions(encoded, tokenizer)}
+    owner: dict[int, tuple[int, int]] = {}  # token position -> (sentence, char offset of its first char)
+    for i, start in enumerate(encoded.sentence_starts):
+        stop = encoded.sentence_starts[i + 1] if i + 1 < len(story.sentences) else len(ids) - encoded.first
+        offset = -1 if i > 0 else 0  # later sentences were encoded with their leading space
+        for t in range(start, stop):
+            text = tokenizer.decode([ids[t]])
+            owner[t] = (i, offset + len(text) - len(text.lstrip(" ")))
+            offset += len(text)
+    words = true_word_nlls(story)
+    by_sentence: dict[int, list[tuple[int, str, float]]] = defaultdict(list)
+    for sentence, start, word, value in words[:-1]:
+        by_sentence[sentence].append((start, word, value))
+    kinds: list[str] = []
+    true: list[float] = []
+    for t in range(encoded.first, len(ids) - encoded.first):
+        sentence, char = owner[t]
+        _, word, _ = [w for w in by_sentence[sentence] if w[0] <= char][-1]
+        in_answer = any(s == sentence and span[0] <= t < span[1] for s, span in answers)
+        kinds.append(_word_kind(sentence, word, in_answer))
+        # the true nats of every word that starts inside this token
+        text_len = len(tokenizer.decode([ids[t]]).lstrip(" "))
+        true.append(sum(v for st, _, v in by_sentence[sentence] if char <= st < char + max(text_len, 1)))
+    n_end = encoded.first
+    kinds.extend(["end"] * n_end)
+    true.extend([words[-1][3]] + [0.0] * (n_end - 1))
+    return TokenTruth(story, tuple(kinds), tuple(true))
+
+
 @torch.no_grad()
-def word_kind_losses(model: torch.nn.Module, tokenizer, stories: Iterable[Story]) -> dict[str, dict[str, float]]:
+def word_kind_losses(model: torch.nn.Module, tokenizer, stories: Iterable[Story],
+                     truths: Sequence[TokenTruth] | None = None) -> dict[str, dict[str, float]]:
     """The loss split by kind of word, the model's next to the true process's: where the gap to the floor sits.
 
     Kinds (``WORD_KINDS``): the story's ``opening`` sentence; ``answer`` (the place or holder in the answer to a
     "Where is X?"); ``name`` (children's names and pronouns); ``place`` (place nouns elsewhere); ``other``
     (everything else: articles, verbs, punctuation, objects); ``end`` (the blank line that ends the story).
     Each token counts for the word its first character belongs to, and a word's true ``-log p`` goes to the
-    token where it starts, so both columns add over the same tokens. Returns, per kind, ``tokens``,
-    ``model_nats`` and ``true_nats`` (sums) and ``gap_per_token``; the totals are the model's loss and the
-    floor of these stories.
+    token where it starts, so both columns add over the same tokens (:func:`token_truth`; pass ``truths``,
+    one per story, to reuse them). Returns, per kind, ``tokens``, ``model_nats`` and ``true_nats`` (sums) and
+    ``gap_per_token``; the totals are the model's loss and the floor of these stories.
     """
+    stories = list(stories)
+    if truths is None:
+        truths = [token_truth(story, tokenizer) for story in stories]
+    if len(truths) != len(stories) or any(t.story is not s for t, s in zip(truths, stories)):
+        raise ValueError("truths must be token_truth(story) of the same stories, in the same order")
     table = {kind: {"tokens": 0, "model_nats": 0.0, "true_nats": 0.0} for kind in WORD_KINDS}
     was_training = model.training
     model.eval()
     try:
-        for story in stories:
+        for story, truth in zip(stories, truths):
             encoded = encode_story(story, tokenizer)
-            ids = encoded.ids
-            logits = story_logits(model, ids)
-            nll = F.cross_entropy(logits, torch.tensor(ids[1:], device=logits.device), reduction="none").tolist()
-            answers = {(q.sentence + 1, q.span) for q in world_questions(encoded, tokenizer)}
-            # character offset (within its sentence) of every token, from the sentence starts
-            owner: dict[int, tuple[int, int]] = {}  # token position -> (sentence, char offset of its first char)
-            for i, start in enumerate(encoded.sentence_starts):
-                stop = encoded.sentence_starts[i + 1] if i + 1 < len(story.sentences) else len(ids) - encoded.first
-                offset = -1 if i > 0 else 0  # later sentences were encoded with their leading space
-                for t in range(start, stop):
-                    text = tokenizer.decode([ids[t]])
-                    lead = len(text) - len(text.lstrip(" "))
-                    owner[t] = (i, offset + lead)
-                    offset += len(text)
-            words = true_word_nlls(story)
-            word_starts = {}
-            for sentence, start, word, value in words[:-1]:
-                word_starts[(sentence, start)] = (word, value)
-            by_sentence: dict[int, list[tuple[int, str, float]]] = defaultdict(list)
-            for sentence, start, word, value in words[:-1]:
-                by_sentence[sentence].append((start, word, value))
-            for t in range(encoded.first, len(ids) - encoded.first):
-                sentence, char = owner[t]
-                starts = [w for w in by_sentence[sentence] if w[0] <= char]
-                word_start, word, _ = starts[-1]
-                in_answer = any(s == sentence and span[0] <= t < span[1] for s, span in answers)
-                kind = _word_kind(sentence, word, in_answer)
-                # the true nats of every word that starts inside this token
-                text_len = len(tokenizer.decode([ids[t]]).lstrip(" "))
-                true = sum(v for st, _, v in by_sentence[sentence] if char <= st < char + max(text_len, 1))
+            logits = story_logits(model, encoded.ids)
+            targets = torch.tensor(encoded.ids[1:], device=logits.device)
+            nll = F.cross_entropy(logits, targets, reduction="none")[encoded.first - 1:].tolist()
+            for kind, model_nats, true_nats in zip(truth.kinds, nll, truth.true_nats):
                 row = table[kind]
                 row["tokens"] += 1
-                row["model_nats"] += nll[t - 1]
-                row["true_nats"] += true
-            end = table["end"]
-            for t in range(len(ids) - encoded.first, len(ids)):
-                end["tokens"] += 1
-                end["model_nats"] += nll[t - 1]
-            end["true_nats"] += words[-1][3]
+                row["model_nats"] += model_nats
+                row["true_nats"] += true_nats
     finally:
         model.train(was_training)
     for row in table.values():
         row["gap_per_token"] = (row["model_nats"] - row["true_nats"]) / row["tokens"] if row["tokens"] else math.nan
     return table
+
+
+def unanswerable_kl(model: torch.nn.Module, tokenizer, stories: Iterable[Story]) -> dict[str, float]:
+    """Over every unanswerable "Where is X?" of ``stories``: the mean KL(true || model) of the answer
+    distribution (:func:`answer_distribution`; 0 = the model spreads its answers exactly like the world), the
+    mean probability the model gives to the well-formed candidates, and how many questions there were."""
+    kls: list[float] = []
+    masses: list[float] = []
+    for story in stories:
+        encoded = encode_story(story, tokenizer)
+        for question in world_questions(encoded, tokenizer):
+            if not question.answerable:
+                d = answer_distribution(model, tokenizer, story, question)
+                kls.append(d.kl)
+                masses.append(d.mass)
+    n = len(kls)
+    return {"questions": n, "mean_kl": sum(kls) / n if n else math.nan,
+            "mean_mass": sum(masses) / n if n else math.nan}

@@ -236,3 +236,37 @@ def test_word_kind_losses_add_up_to_the_loss_and_the_floor(tokenizer):
     assert math.isclose(sum(row["true_nats"] for row in table.values()), sum(s.nll for s in stories), rel_tol=1e-9)
     # the answer to story 17's question is fixed by the story: the truth spends nothing on it
     assert word_kind_losses(model, tokenizer, stories[:1])["answer"]["true_nats"] < 1e-9
+    # the truth is model-free: computed once, reused at every point of a run, it gives the same table
+    from nbutils.evaluate import token_truth
+    truths = [token_truth(story, tokenizer) for story in stories]
+    assert word_kind_losses(model, tokenizer, stories, truths) == table
+    with pytest.raises(ValueError, match="same stories"):
+        word_kind_losses(model, tokenizer, stories, truths[::-1])
+
+
+def test_unanswerable_kl_averages_the_answer_distributions(tokenizer):
+    from nbutils.evaluate import answer_distribution, unanswerable_kl
+
+    torch.manual_seed(0)
+    model = GPT(GPTConfig(vocab_size=tokenizer.vocab_size, context_length=128, n_layer=1, n_head=2, n_embd=16))
+    stories = [generate_story(8), generate_story(17)]
+    expected = [answer_distribution(model, tokenizer, s, q) for s in stories
+                for q in world_questions(encode_story(s, tokenizer), tokenizer) if not q.answerable]
+    got = unanswerable_kl(model, tokenizer, stories)
+    assert got["questions"] == len(expected) >= 1
+    assert math.isclose(got["mean_kl"], sum(d.kl for d in expected) / len(expected), rel_tol=1e-9)
+    assert math.isclose(got["mean_mass"], sum(d.mass for d in expected) / len(expected), rel_tol=1e-9)
+
+
+def test_true_word_nlls_cover_every_kind_of_step():
+    """Two-sentence steps (a question and its answer, a search and what it finds) are conditioned on the
+    state before them; the per-word surprises of the truth add up to each story's exact NLL."""
+    from nbutils.evaluate import true_word_nlls
+
+    stories = [s for s in default_corpus(0).val_stories[:40] if any(" looks for " in x for x in s.sentences)][:4]
+    assert stories, "expected validation stories with a search step"
+    for story in stories:
+        assert math.isclose(sum(v for *_, v in true_word_nlls(story)), story.nll, rel_tol=1e-9)
+        for i, sentence in enumerate(story.sentences):
+            if " looks for " in sentence:
+                assert story.states[i].mid_step

@@ -433,7 +433,9 @@ def _search(d: Draft, ch: Chooser) -> None:
     e = _mention(d, ch, ch.pick(SEARCH_SLOTS))
     ch.say(".")
     d.subject = p.slot
+    d.mid_step = True  # what the search finds (the next sentence) belongs to the same step
     ch.close(d)
+    d.mid_step = False
     loc = d.where.get(e.slot)
     she = p.subject_pronoun.capitalize()
     if loc == p.slot:

@@ -141,10 +141,12 @@ class WorldState:
         weather, time: ``"sunny"``..., ``"morning"``...
         subject: the slot of the previous sentence's subject (the generator says "she"/"it"/"they"
             when the next sentence has the same subject); ``"pair"`` means both children.
-        step: how many steps (sentences, or a question with its answer) the story has told.
-        mid_step: True for the state right after a question whose answer belongs to the same step
-            ("Where is the cat?" before "The cat is on the roof."). The true next-word distribution is
-            defined from step boundaries only: condition on the state before the question instead.
+        step: how many steps (sentences, or a question with its answer, or a search with what it finds)
+            the story has told.
+        mid_step: True for the state right after the first sentence of a two-sentence step: a question
+            whose answer belongs to the same step ("Where is the cat?" before "The cat is on the roof."), or a
+            search before what it finds ("Mia looks for the ball." before "Tom has it."). The true next-word
+            distribution is defined from step boundaries only: condition on the state before instead.
     """
 
     cast: Mapping[str, Entity]
