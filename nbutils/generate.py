@@ -32,7 +32,7 @@ from nbutils.validate import require_int
 
 __all__ = [
     "apply_temperature", "top_k_filter", "top_p_filter", "sample_next", "generate", "generate_text",
-    "greedy_until", "sequence_log_likelihood",
+    "greedy_until", "sequence_log_likelihood", "next_token_logits", "sampling_distribution",
 ]
 
 
@@ -322,3 +322,40 @@ def sequence_log_likelihood(model: nn.Module, ids: Sequence[int] | torch.Tensor,
     targets = tensor[1:]
     per_token = log_probs.gather(-1, targets.unsqueeze(-1)).squeeze(-1)[prompt_length - 1:]
     return per_token.sum().item(), per_token.cpu()
+
+
+# ------------------------------------------------------------------------------------------- inspection
+@torch.no_grad()
+def next_token_logits(model: nn.Module, ids: Sequence[int] | torch.Tensor) -> torch.Tensor:
+    """The model's logits for the token after ``ids`` (a list or 1-D tensor): a float (V,) tensor on the CPU.
+
+    Like one step of ``generate``: in eval mode, on the model's device, reading the last ``context_length``
+    tokens (the caller says so when it crops a prompt).
+    """
+    tensor = _as_ids(ids, device_of(model))
+    if tensor.shape[0] != 1:
+        raise ValueError(f"give one sequence (a list or 1-D tensor), got shape {tuple(tensor.shape)}")
+    context = _context_length(model)
+    was_training = model.training
+    model.eval()
+    try:
+        logits = _next_logits(model, tensor if context is None else tensor[:, -context:])
+    finally:
+        model.train(was_training)
+    return logits[0].float().cpu()
+
+
+def sampling_distribution(logits: torch.Tensor, temperature: float = 1.0, top_k: int | None = None,
+                          top_p: float | None = None) -> torch.Tensor:
+    """The probabilities ``sample_next`` draws from for these settings: temperature, then top-k, then top-p,
+    then softmax; removed tokens get probability 0. ``temperature=0`` (greedy): all of it on the argmax."""
+    _check_logits(logits)
+    temperature = _check_temperature(temperature)
+    if temperature == 0:
+        return torch.nn.functional.one_hot(logits.argmax(dim=-1), logits.shape[-1]).float()
+    logits = apply_temperature(logits.float(), temperature)
+    if top_k is not None:
+        logits = top_k_filter(logits, _check_top_k(top_k))
+    if top_p is not None:
+        logits = top_p_filter(logits, _check_top_p(top_p))
+    return torch.softmax(logits, dim=-1)

@@ -162,7 +162,7 @@ def generation_explorer(model, tokenizer, *, prompt: str = "The cat is on the", 
     import torch
     from IPython.display import HTML
 
-    from nbutils.generate import apply_temperature, generate, top_k_filter, top_p_filter
+    from nbutils.generate import generate, next_token_logits, sampling_distribution
 
     top_k = 0 if top_k is None else top_k
     if not isinstance(prompt, str):
@@ -178,32 +178,9 @@ def generation_explorer(model, tokenizer, *, prompt: str = "The cat is on the", 
             raise ValueError(f"{name} must be an int >= {0 if name == 'seed' else 1}, got {value!r}")
     if not prompt or not tokenizer.encode(prompt):
         raise ValueError("the prompt is empty: give at least one character to start from")
-    parameter = next(model.parameters(), None)
-    device = parameter.device if parameter is not None else torch.device("cpu")
     context = getattr(getattr(model, "config", None), "context_length", None)
     vocab_size = tokenizer.vocab_size
     labels = _unique_labels([tokenizer.token_str(i) for i in range(vocab_size)])
-
-    @torch.no_grad()
-    def next_token_logits(ids: list[int]) -> torch.Tensor:
-        was_training = model.training
-        model.eval()
-        try:
-            out = model(torch.tensor([ids], device=device))
-        finally:
-            model.train(was_training)
-        return (out[0] if isinstance(out, (tuple, list)) else out)[0, -1].float().cpu()
-
-    def filtered_probs(logits: torch.Tensor, temperature: float, top_k: int, top_p: float) -> torch.Tensor:
-        """The distribution ``sample_next`` draws from: temperature, then top-k, then top-p."""
-        if temperature == 0:  # greedy: all the probability on the most likely token
-            return torch.nn.functional.one_hot(logits.argmax(), len(logits)).float()
-        logits = apply_temperature(logits, temperature)
-        if top_k:
-            logits = top_k_filter(logits, top_k)
-        if top_p < 1:
-            logits = top_p_filter(logits, top_p)
-        return torch.softmax(logits, dim=-1)
 
     def draw(prompt: str, temperature: float, top_k: int, top_p: float, length: int, seed: int):
         try:
@@ -217,8 +194,8 @@ def generation_explorer(model, tokenizer, *, prompt: str = "The cat is on the", 
             note = (f"The prompt has {len(ids)} tokens but the model reads at most {context}: "
                     f"only its last {context} tokens are used.")
             ids = ids[-context:]
-        logits = next_token_logits(ids)
-        probs = filtered_probs(logits, temperature, top_k, top_p)
+        logits = next_token_logits(model, ids)
+        probs = sampling_distribution(logits, temperature, top_k or None, top_p if top_p < 1 else None)
         plain = torch.softmax(logits, dim=-1)
         kept = int((probs > 0).sum())
         settings = (f"T = {temperature:.2f}, top-k {top_k if top_k else 'off'}, "

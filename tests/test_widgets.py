@@ -188,3 +188,34 @@ def test_interactive_builds_a_marked_box_and_redraws(tiny, shown, monkeypatch):
     assert texts[-1].startswith("the dog") and len(texts) == 3
     prompt_box.value = "THE DOG"  # a character the tokenizer never saw: a message, not an exception
     assert "Cannot encode this prompt" in shown[-1].data
+
+
+# ------------------------------------------------------------------- the pieces of generate.py the widget shows
+@pytest.mark.parametrize("settings", [{}, {"temperature": 0.5}, {"top_k": 3}, {"top_p": 0.7},
+                                      {"temperature": 2.0, "top_k": 4, "top_p": 0.9}])
+def test_the_chart_is_the_distribution_sample_next_draws_from(settings):
+    from nbutils.generate import sample_next, sampling_distribution
+
+    logits = torch.randn(6, generator=torch.Generator().manual_seed(0))
+    probs = sampling_distribution(logits, **settings)
+    assert probs.sum().item() == pytest.approx(1.0)
+    draws = sample_next(logits.expand(40000, 6), generator=torch.Generator().manual_seed(1), **settings)
+    frequency = torch.bincount(draws, minlength=6) / 40000
+    assert torch.allclose(frequency, probs, atol=0.01)
+    assert torch.equal(frequency == 0, probs == 0), "a token the chart removes is never drawn"
+    greedy = sampling_distribution(logits, temperature=0)
+    assert greedy.tolist() == [float(i == logits.argmax().item()) for i in range(6)]
+
+
+def test_next_token_logits_reads_the_last_context_in_eval_mode(tiny):
+    from nbutils.generate import next_token_logits
+
+    model, tok = tiny
+    model.train()
+    ids = tok.encode("the cat is on the roof. " * 3)  # longer than the context of 16
+    got = next_token_logits(model, ids)
+    assert model.training, "the model's mode is given back"
+    model.eval()
+    with torch.no_grad():
+        expected = model(torch.tensor([ids[-model.config.context_length:]]))[0][0, -1]
+    assert got.shape == (tok.vocab_size,) and torch.allclose(got, expected, atol=1e-6)
