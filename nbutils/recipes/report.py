@@ -24,9 +24,13 @@ def versions() -> dict[str, str]:
             "machine": platform.machine(), "threads": str(torch.get_num_threads())}
 
 
-def write_json(path: str | Path, data: Any) -> None:
-    """Write ``data`` as indented JSON, atomically (a crash leaves the previous file)."""
-    write_atomic(Path(path), (json.dumps(data, indent=1, sort_keys=False) + "\n").encode())
+def write_json(path: str | Path, data: Any, ensure_ascii: bool = True) -> None:
+    """Write ``data`` as indented JSON, atomically (a crash leaves the previous file), readable by everyone
+    (mode 644). ``ensure_ascii=False`` keeps letters such as é as they are (French text) instead of ``\\u00e9``."""
+    path = Path(path)
+    text = json.dumps(data, indent=1, sort_keys=False, ensure_ascii=ensure_ascii) + "\n"
+    write_atomic(path, text.encode("utf-8"))
+    path.chmod(0o644)
 
 
 class Progress:

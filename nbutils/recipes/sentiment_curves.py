@@ -33,7 +33,6 @@ import copy
 import hashlib
 import json
 import math
-import platform
 import random
 import statistics
 import sys
@@ -44,6 +43,7 @@ from typing import Any, Callable, Sequence
 import torch
 
 from nbutils.device import device_of
+from nbutils.recipes.report import versions, write_json
 
 __all__ = ["DEFAULT_OUT", "COMMAND", "SIZES", "METHODS", "LEARNING_RATES", "FROZEN_L2", "FROZEN_L2_GRID", "BATCH_SIZE", "steps_for", "seeds_for",
            "balanced_subset", "run_curves", "weights_sha256", "load_curves", "paired_differences", "t_quantile_975",
@@ -338,8 +338,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         "wall_seconds": round(time.perf_counter() - started, 1),
         "device": str(device),
         "threads": torch.get_num_threads(),
-        "versions": {"nbutils": nbutils.__version__, "torch": torch.__version__,
-                     "python": platform.python_version()},
+        "versions": {"nbutils": nbutils.__version__, **versions()},
         "checkpoint": {"folder": "the shipped course model" if args.model is None else "another (--model)",
                        "step": info.get("step"), "val_loss_per_token": log.get("final_val_loss_per_token"),
                        "weights_sha256": weights_sha256(info["path"])},
@@ -353,7 +352,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         **result,
     }
     args.out.parent.mkdir(parents=True, exist_ok=True)
-    args.out.write_text(json.dumps(output, indent=1) + "\n", encoding="utf-8")
+    write_json(args.out, output)
     print(f"wrote {args.out} in {output['wall_seconds']:.0f} s")
     return 0
 

@@ -3,15 +3,16 @@
     python -m nbutils.recipes.translation                      # 9 minutes on a 2-core CPU (see below)
     python -m nbutils.recipes.translation --quick --out DIR --results FILE   # a few steps, to check the pipeline
 
-It fine-tunes the shipped course model (``nbutils.pretrain.load_course_model``) for longer than a notebook
-can (``nbutils.tasks.translation.finetune_translation``), trains the same architecture from random weights for
-as many steps (what does pretraining on English bring?), and writes the fine-tuned checkpoint (weights,
-config, tokenizer, loss history; no optimiser state) to ``nbutils/assets/translation_model/`` and the results
-of both models to ``nbutils/assets/translation_results.json``: settings, times, loss histories, and on the
-1000 test pairs exact match and chrF (all, seen / unseen combinations, per kind), sampled successes and
-errors, and every translation. The stored run took 540 s with one thread on the project's 2-core CPU
-(212 s to fine-tune, 195 s from scratch, the rest translating the test set); it records its own times
-(``train_seconds`` of each model, ``wall_seconds``). On a CPU shared with other work, ``OMP_NUM_THREADS=1`` can be much faster than two threads.
+It fine-tunes the shipped course model (``nbutils.pretrain.load_course_model``) for longer than a notebook can
+(``nbutils.tasks.translation.finetune_translation``), trains the same architecture from random weights for as
+many steps (what does pretraining on English bring?), and writes the fine-tuned checkpoint (weights, config,
+tokenizer, loss history; no optimiser state) to ``nbutils/assets/translation_model/`` and the results of both
+models to ``nbutils/assets/translation_results.json``: settings, times, loss histories, and on the 1000 test
+pairs exact match and chrF (all, seen / unseen combinations, per kind), sampled successes and errors, and
+every translation. The stored run took 540 s with one thread on the project's 2-core CPU (212 s to fine-tune,
+195 s from scratch, the rest translating the test set); it records its own times (``train_seconds`` of each
+model, ``wall_seconds``). On a CPU shared with other work, ``OMP_NUM_THREADS=1`` can be much faster than two
+threads.
 
 Other seeds: ``--seed S --out DIR --results FILE`` for each, then ``--merge FILE ...`` adds their scores to the
 stored results (``merge_seeds``). ``load_translation_model`` and ``load_translation_results`` read what the
@@ -31,7 +32,7 @@ from typing import Any, Callable, Sequence
 import torch
 import torch.nn as nn
 
-from nbutils.recipes.report import versions
+from nbutils.recipes.report import versions, write_json
 from nbutils.tasks.translation import (DEFAULT_BATCH_SIZE, DEFAULT_LR, END_MARKER, PROMPT_TEMPLATE, build_example,
                                        finetune_translation, translate_many)
 
@@ -175,7 +176,7 @@ def run_experiment(out: str | Path | None = DEFAULT_OUT, results: str | Path | N
     written). ``quick``: a handful of steps on a few pairs, to check the pipeline in seconds.
     ``base_model``: another pretrained folder instead of the shipped course model.
     """
-    from nbutils.checkpoint import save_checkpoint, write_atomic
+    from nbutils.checkpoint import save_checkpoint
     from nbutils.device import pick_device, seed_everything
     from nbutils.model import GPT
     from nbutils.pretrain import load_course_model
@@ -231,8 +232,7 @@ def run_experiment(out: str | Path | None = DEFAULT_OUT, results: str | Path | N
     report["wall_seconds"] = round(time.perf_counter() - started, 1)
     report["versions"] = {key: versions()[key] for key in ("torch", "python")}
     if results is not None:
-        write_atomic(Path(results), (json.dumps(report, indent=1, ensure_ascii=False) + "\n").encode("utf-8"))
-        Path(results).chmod(0o644)
+        write_json(results, report, ensure_ascii=False)
     if verbose:
         print(f"wall time {report['wall_seconds']:.0f} s" + (f"; saved {out}" if out is not None else "")
               + (f" and {results}" if results is not None else ""), flush=True)
@@ -259,7 +259,6 @@ def merge_seeds(results_file: str | Path, seed_files: Sequence[str | Path]) -> d
     stored results, under ``"seeds"``: ``{"seeds": [0, 1, ...], "finetuned": [summary per seed],
     "scratch": [...]}``. The stored run (its model, translations and examples) stays as it is; the seeds
     must have used the same settings apart from the seed."""
-    from nbutils.checkpoint import write_atomic
     from nbutils.world import translation_dataset
 
     results_file = Path(results_file)
@@ -277,8 +276,7 @@ def merge_seeds(results_file: str | Path, seed_files: Sequence[str | Path]) -> d
                                                 f"{COMMAND} --merge FILE ...",
                      "finetuned": [seed_summary(run["finetuned"], references) for run in runs],
                      "scratch": [seed_summary(run["scratch"], references) for run in runs]}
-    write_atomic(results_file, (json.dumps(base, indent=1, ensure_ascii=False) + "\n").encode("utf-8"))
-    results_file.chmod(0o644)
+    write_json(results_file, base, ensure_ascii=False)
     return base
 
 

@@ -12,12 +12,13 @@ Why the last token: attention is causal, so position t has only seen tokens 0..t
 review is the only position that has read the whole review.
 
 Padding: reviews have different lengths, but a batch is one rectangular tensor. We *right-pad*
-(``nbutils.data.pad_batch``): the real tokens come first and the row is filled up with ``pad_id`` after
-them. Because attention is causal, a real token never looks at the padding that comes after it, so its
-hidden state is exactly what it would be without any padding (positions are unchanged too). The classifier then reads position ``length - 1`` of
-each row. (Left padding would move every real token to a later position and let it attend to the pads,
-unless an attention mask were added; right padding needs no mask.) The pad id can be any valid id: no
-real token ever sees it. The course tokenizer has no special padding token, so ``pad_id=0`` it is.
+(``nbutils.data.pad_batch``): the real tokens come first and the row is filled up with ``pad_id`` after them.
+Because attention is causal, a real token never looks at the padding that comes after it, so its hidden state
+is exactly what it would be without any padding (positions are unchanged too). The classifier then reads
+position ``length - 1`` of each row. (Left padding would move every real token to a later position and let it
+attend to the pads, unless an attention mask were added; right padding needs no mask.) The pad id can be any
+valid id: no real token ever sees it. The course tokenizer has no special padding token, so ``pad_id=0`` it
+is.
 
 Two ways to fine-tune:
 
