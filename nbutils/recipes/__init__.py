@@ -8,6 +8,10 @@
   (``nbutils/assets/window_eval.json``, notebook 05).
 - ``sample_quality``: the course model's samples at several temperatures and top-p values, scored against the
   true process (``nbutils/assets/sample_quality.json``, notebook 06).
+- ``sentiment_curves``: learning curves of sentiment classifiers against the number of labelled reviews
+  (``nbutils/assets/sentiment_curves.json``, notebook 07).
+- ``translation``: the fine-tuned English-to-French model and the scores of it and of a from-scratch baseline
+  (``nbutils/assets/translation_model/``, ``translation_results.json``, notebook 08).
 
 They share :mod:`nbutils.recipes.report` (versions, atomic JSON, progress lines). Library modules never parse
 command lines or write READMEs; recipes do.
