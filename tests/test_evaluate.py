@@ -259,14 +259,17 @@ def test_unanswerable_kl_averages_the_answer_distributions(tokenizer):
 
 
 def test_true_word_nlls_cover_every_kind_of_step():
-    """Two-sentence steps (a question and its answer, a search and what it finds) are conditioned on the
-    state before them; the per-word surprises of the truth add up to each story's exact NLL."""
+    """Two-sentence steps (a question and its answer, a search and what it finds, "do you like...?" and its
+    answer) are conditioned on the state before them; the truth's per-word surprises add up to the story's NLL."""
     from nbutils.evaluate import true_word_nlls
 
-    stories = [s for s in default_corpus(0).val_stories[:40] if any(" looks for " in x for x in s.sentences)][:4]
-    assert stories, "expected validation stories with a search step"
-    for story in stories:
+    val = default_corpus(0).val_stories[:60]
+    picked = []
+    for marker in (" looks for ", ", do you like ", "Where is "):
+        picked += [s for s in val if any(marker in x for x in s.sentences) and s not in picked][:2]
+    assert len(picked) == 6
+    for story in picked:
         assert math.isclose(sum(v for *_, v in true_word_nlls(story)), story.nll, rel_tol=1e-9)
-        for i, sentence in enumerate(story.sentences):
-            if " looks for " in sentence:
-                assert story.states[i].mid_step
+        for i, sentence in enumerate(story.sentences[:-1]):
+            first_of_two = " looks for " in sentence or ", do you like " in sentence or sentence.endswith(("?", '?"'))
+            assert story.states[i].mid_step == first_of_two, sentence

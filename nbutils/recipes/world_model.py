@@ -54,29 +54,53 @@ def _evaluation_fields(report, floor: float) -> dict:
             "by_answer": report.by_answer, "failures": report.failures[:5]}
 
 
+#: How many of the evaluation stories the slower measures use (the KL of unanswerable answers, the loss by kind
+#: of word, whose truth walks the generator for every word).
+DETAIL_STORIES = 200
+
+
+def detail_fields(model, tokenizer, stories, truths) -> dict:
+    """The slower measures of a record point, on ``stories`` (the first ``DETAIL_STORIES``): the KL of the
+    unanswerable questions' answers against the world's draw, and the loss by kind of word against the truth."""
+    from nbutils.evaluate import unanswerable_kl, word_kind_losses
+
+    return {"unanswerable_kl": unanswerable_kl(model, tokenizer, stories),
+            "word_kinds": word_kind_losses(model, tokenizer, stories, truths),
+            "detail_stories": len(stories)}
+
+
 def rescore(out: Path) -> int:
     """Score every snapshot of a finished run again (the evaluation may have improved since) and rewrite
-    the evaluation fields of ``out/record.json``; the training fields (step, tokens, losses) stay."""
+    the evaluation fields of ``out/record.json``, adding the slower measures (:func:`detail_fields`); the
+    training fields (step, tokens, losses) stay."""
     import json
 
     from nbutils.checkpoint import load_checkpoint
-    from nbutils.evaluate import evaluate_world
+    from nbutils.evaluate import evaluate_world, token_truth
 
     say = Progress()
     record = json.loads((out / "record.json").read_text())
     stories = eval_stories()
     floor = record["evaluation"]["floor_per_token"]
+    truths = None
     for point in record["points"]:
         folder = out / "snapshots" / f"step_{point['step']:05d}"
+        if point["step"] == record["points"][-1]["step"] and not folder.is_dir() and (out / "model.safetensors").exists():
+            folder = out
         if not folder.is_dir():
             say(f"step {point['step']}: no snapshot, left as it was")
             continue
         checkpoint = load_checkpoint(folder)
+        if truths is None:
+            truths = [token_truth(story, checkpoint.tokenizer) for story in stories[:DETAIL_STORIES]]
+            say(f"the truth of {len(truths)} stories, token by token")
         report = evaluate_world(checkpoint.model, checkpoint.tokenizer, stories)
         point.update(_evaluation_fields(report, floor))
+        point.update(detail_fields(checkpoint.model, checkpoint.tokenizer, stories[:DETAIL_STORIES], truths))
         say(f"step {point['step']:5d}: answerable {report.answerable_accuracy:.1%} "
-            f"(places {report.by_answer.get('place', [0, 0])}, holders {report.by_answer.get('holder', [0, 0])})")
-    write_json(out / "record.json", record)
+            f"(places {report.by_answer.get('place', [0, 0])}, holders {report.by_answer.get('holder', [0, 0])}), "
+            f"unanswerable KL {point['unanswerable_kl']['mean_kl']:.3f}")
+        write_json(out / "record.json", record)
     return 0
 
 

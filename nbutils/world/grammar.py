@@ -376,7 +376,9 @@ def _dialogue_opinion(d: Draft, ch: Chooser) -> None:
     answerer = _mention(d, ch, _OTHER[asker.slot])
     ch.say(", do you like ")
     op, name = _target(d, ch, answerer.slot, lambda op: "", '?"')
+    d.mid_step = True  # the answer below belongs to the same step
     ch.close(d)
+    d.mid_step = False
     ch.say(f'{answerer.name} says, "{OPINION_ANSWERS[op]} {name}."')
     d.subject = answerer.slot
     ch.close(d)

@@ -144,8 +144,8 @@ class WorldState:
         step: how many steps (sentences, or a question with its answer, or a search with what it finds)
             the story has told.
         mid_step: True for the state right after the first sentence of a two-sentence step: a question
-            whose answer belongs to the same step ("Where is the cat?" before "The cat is on the roof."), or a
-            search before what it finds ("Mia looks for the ball." before "Tom has it."). The true next-word
+            whose answer belongs to the same step ("Where is the cat?" before "The cat is on the roof.",
+            'Tom asks, "Mia, do you like the cat?"' before its answer), or a search before what it finds ("Mia looks for the ball." before "Tom has it."). The true next-word
             distribution is defined from step boundaries only: condition on the state before instead.
     """
 
