@@ -10,8 +10,9 @@ pick decides what the text looks like:
   tokens; ``top_p`` (nucleus sampling) keeps the smallest set of most likely tokens whose probabilities add
   up to at least p. Filtered tokens get the logit ``-inf``, that is probability 0.
 
-``greedy_until`` is greedy decoding for many prompts at once, each answer stopping at its own stop token
-(how ``nbutils.tasks.translation`` translates a test set). ``sequence_log_likelihood`` goes the other way: given a text, how probable does the model find it?
+``greedy_until`` is greedy decoding for many prompts at once, each answer stopping at its own stop token (how
+``nbutils.tasks.translation`` translates a test set). ``sequence_log_likelihood`` goes the other way: given a
+text, how probable does the model find it?
 
 Context: the model reads at most ``context_length`` tokens. ``generate`` feeds it the last
 ``context_length`` tokens at every step; when the *prompt itself* is longer, a ``UserWarning`` (one line)
