@@ -130,15 +130,15 @@ def check_accuracy(fn: Callable) -> None:
 
 def _keep_the_imported_accuracy(fn: Callable) -> None:
     """A student who calls the function ``accuracy`` has replaced the notebook's ``accuracy`` (imported from
-    ``nbutils.finetune``, which later cells call with predicted classes, not logits). Put the imported one
+    ``nbutils.metrics``, which later cells call with predicted classes, not logits). Put the imported one
     back, keep the student's function as ``accuracy_from_logits``, and say so."""
     namespace = getattr(fn, "__globals__", None)
     if getattr(fn, "__name__", None) != "accuracy" or not isinstance(namespace, dict) or namespace.get("accuracy") is not fn:
         return
-    from nbutils.finetune import accuracy
+    from nbutils.metrics import accuracy
 
     namespace["accuracy"] = accuracy
     namespace["accuracy_from_logits"] = fn
-    print("note: your function is called `accuracy`, the name of `nbutils.finetune.accuracy`, which the cells "
+    print("note: your function is called `accuracy`, the name of `nbutils.metrics.accuracy`, which the cells "
           "below call with predicted classes (not logits). Your function is now `accuracy_from_logits` and "
           "`accuracy` is the imported one again.")

@@ -8,7 +8,8 @@ import torch
 
 from nbutils.checks.core import Case, CheckFailed, describe, run_check
 from nbutils.metrics import chrf_statistics
-from nbutils.translation import IGNORE_INDEX, mask_prompt
+from nbutils.data import IGNORE_INDEX
+from nbutils.tasks.translation import mask_prompt
 
 __all__ = ["check_mask_prompt", "check_ngram_precision_recall", "ngram_precision_recall"]
 
@@ -67,7 +68,7 @@ def _diagnose_mask(case: Case, got: Any, expected: torch.Tensor) -> str | None:
 
 
 def check_mask_prompt(fn) -> None:
-    """Check ``fn(targets, prompt_length) -> masked targets`` against ``nbutils.translation.mask_prompt``.
+    """Check ``fn(targets, prompt_length) -> masked targets`` against ``nbutils.tasks.translation.mask_prompt``.
 
     Also checks that ``fn`` leaves its input unchanged (the same targets are often used again).
     """
