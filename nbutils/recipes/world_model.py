@@ -3,6 +3,8 @@
     python -m nbutils.recipes.world_model                    # writes nbutils/assets/world_model/
     python -m nbutils.recipes.world_model --out /tmp/wm --seed 1
     python -m nbutils.recipes.world_model --quick --out DIR  # a few steps, to check that everything works
+    python -m nbutils.recipes.world_model --rescore --out RUN  # score RUN's snapshots again, with the slow measures
+    python -m nbutils.recipes.world_model --ship RUN         # copy RUN (model, record, 3 snapshots) to the assets
 
 The recipe:
 
@@ -104,6 +106,98 @@ def rescore(out: Path) -> int:
     return 0
 
 
+def jump_snapshots(points: list[dict]) -> list[int]:
+    """The steps of the three snapshots to ship: the points just before and just after the largest rise of
+    answerable accuracy between two neighbouring points (the jump), and an early point at about half the
+    step before the jump."""
+    steps = [p["step"] for p in points]
+    rises = [(points[i + 1]["answerable_accuracy"] - points[i]["answerable_accuracy"], i) for i in range(len(points) - 1)]
+    _, i = max(rises)
+    early = min(steps[1:i + 1], key=lambda s: abs(s - steps[i] / 2)) if i >= 1 else steps[0]
+    return sorted({early, steps[i], steps[i + 1]})
+
+
+def _percent(right_total: list[int] | None) -> str:
+    return f"{right_total[0] / right_total[1]:.0%}" if right_total and right_total[1] else "-"
+
+
+def render_readme(record: dict, shipped: list[int]) -> str:
+    """The asset's README, written from its record (so every number in it is the record's)."""
+    config, train, ev = record["model_config"], record["train_config"], record["evaluation"]
+    points = record["points"]
+    last = points[-1]
+    tokens_per_step = train["batch_size"] * config["context_length"]
+    lines = [
+        "# The course model that knows its world (`world_model`)", "",
+        f"Made by `{record['recipe']}` on this project's 2-core CPU (one torch thread, other jobs sharing the "
+        f"machine) in {record.get('total_s', 0) / 60:.0f} minutes; then `python -m nbutils.recipes.world_model "
+        "--rescore --out RUN` added the slower measures (the KL of unanswerable answers and the loss by kind of "
+        f"word, on the first {DETAIL_STORIES} evaluation stories) and `--ship RUN` copied it here.",
+        "Load it with `nbutils.pretrain.load_course_model(path=<this folder>)` (or a folder under `snapshots/`).", "",
+        f"- Model: GPT, {config['n_layer']} layers, {config['n_head']} heads, width {config['n_embd']}, context "
+        f"{config['context_length']} tokens, the course's BPE tokenizer ({config['vocab_size']} ids).",
+        f"- Data: fresh stories streamed from the generator (`nbutils.data.StoryStream`, seed "
+        f"{1000 + train['seed']}), packed first-fit into rows of {config['context_length'] + 1} tokens that start at "
+        f"a story's beginning: {last['stories_read']:,} stories, none read twice; {record.get('tokens_cut', 0) / 1e6:.1f}M "
+        f"tokens of stories longer than a row were cut, {record.get('tokens_repeated', 0) / 1e6:.1f}M tokens are "
+        "repeated story openings that fill the end of a row.",
+        f"- Training: {train['steps']:,} steps of {train['batch_size']} rows ({tokens_per_step:,} tokens per step, "
+        f"{train['steps'] * tokens_per_step / 1e6:.1f}M tokens), AdamW (weight decay {train['weight_decay']} on "
+        f"matrices), {train['warmup_steps']} warm-up steps, cosine from {train['lr']:g} to {train['min_lr']:g}, "
+        f"gradient clipping {train['grad_clip']}.",
+        f"- Evaluation (`nbutils.evaluate.evaluate_world`): {ev['stories']} held-out stories (the validation stories "
+        f"of `default_corpus()` and stories of `generate_corpus(7)`), each read from its beginning; "
+        f"{ev['stories_longer_than_context']} are longer than the context and are read in windows overlapping by "
+        f"half a context. Their entropy floor is {ev['floor_per_token']:.4f} nats/token. {last['answerable']} "
+        f"answerable \"Where is X?\" questions (places and children holding things); greedy answers are graded "
+        "without generating: right when the model's most likely token is the true one at every token of the answer.",
+        "",
+        "`record.json` holds every point below (with answers by distance, by how the fact was stated, by kind of "
+        f"answer, and the first failures); `snapshots/` ships the model at steps {', '.join(map(str, shipped))} "
+        "(early, just before the largest jump of the answers, just after it).", "",
+        "| step | tokens | val loss | gap to floor | answerable right | places | holders | unanswerable KL |",
+        "|---|---|---|---|---|---|---|---|",
+    ]
+    for p in points:
+        kl = p.get("unanswerable_kl", {}).get("mean_kl")
+        lines.append(f"| {p['step']} | {p['tokens'] / 1e6:.1f}M | {p['val_loss']:.3f} | {p['gap']:.3f} | "
+                     f"{p['answerable_accuracy']:.0%} | {_percent(p['by_answer'].get('place'))} | "
+                     f"{_percent(p['by_answer'].get('holder'))} | {'-' if kl is None else f'{kl:.3f}'} |")
+    kinds = last.get("word_kinds")
+    if kinds:
+        lines += ["", f"Where the final gap to the floor sits (first {last.get('detail_stories')} evaluation stories, "
+                  "`nbutils.evaluate.word_kind_losses`):", "",
+                  "| kind of word | tokens | model nats/token | truth nats/token | gap nats/token |", "|---|---|---|---|---|"]
+        for kind, row in kinds.items():
+            if row["tokens"]:
+                lines.append(f"| {kind} | {row['tokens']:,} | {row['model_nats'] / row['tokens']:.3f} | "
+                             f"{row['true_nats'] / row['tokens']:.3f} | {row['gap_per_token']:.3f} |")
+    return "\n".join(lines) + "\n"
+
+
+def ship(run: Path, out: Path = DEFAULT_OUT) -> int:
+    """Copy a finished run into the assets: the final model, its record, three snapshots, a README from the record."""
+    import json
+    import shutil
+
+    record = json.loads((run / "record.json").read_text())
+    if "total_s" not in record:
+        raise SystemExit(f"{run} is not a finished run (its record has no total_s)")
+    shipped = jump_snapshots(record["points"])
+    out.mkdir(parents=True, exist_ok=True)
+    for name in ("model.safetensors", "checkpoint.json", "tokenizer.json"):
+        shutil.copy2(run / name, out / name)
+    if (out / "snapshots").exists():
+        shutil.rmtree(out / "snapshots")
+    for step in shipped:
+        shutil.copytree(run / "snapshots" / f"step_{step:05d}", out / "snapshots" / f"step_{step:05d}")
+    record["shipped_snapshots"] = shipped
+    write_json(out / "record.json", record)
+    (out / "README.md").write_text(render_readme(record, shipped))
+    print(f"shipped {run} to {out} (snapshots {shipped})")
+    return 0
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--out", type=Path, default=DEFAULT_OUT)
@@ -121,7 +215,12 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument("--rescore", action="store_true",
                         help="train nothing: score the snapshots in --out again with today's nbutils.evaluate and "
                              "rewrite the evaluation fields of its record.json")
+    parser.add_argument("--ship", type=Path, metavar="RUN",
+                        help="train nothing: copy the finished run RUN into --out (model, record, three snapshots "
+                             "around the answers' jump) and write its README from the record")
     args = parser.parse_args(argv)
+    if args.ship is not None:
+        return ship(args.ship, args.out)
     if args.rescore:
         return rescore(args.out)
 

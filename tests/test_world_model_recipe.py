@@ -1,0 +1,45 @@
+"""The world-model recipe's bookkeeping: which snapshots ship, and a README whose numbers are the record's."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+
+from nbutils.recipes.world_model import jump_snapshots, render_readme
+
+
+def fake_record():
+    accuracies = [0.0, 0.1, 0.3, 0.4, 0.45, 0.5, 0.9, 0.95]
+    points = [{"step": 100 * i, "tokens": 100 * i * 8192, "stories_read": 50 * i, "val_loss": 2.0 - 0.1 * i,
+               "gap": 1.2 - 0.1 * i, "answerable": 10, "answerable_accuracy": a,
+               "by_answer": {"place": [int(10 * a), 10], "holder": [0, 0]}} for i, a in enumerate(accuracies)]
+    points[-1]["unanswerable_kl"] = {"questions": 5, "mean_kl": 0.0123, "mean_mass": 0.99}
+    points[-1]["word_kinds"] = {"answer": {"tokens": 4, "model_nats": 2.0, "true_nats": 1.0, "gap_per_token": 0.25},
+                                "end": {"tokens": 0, "model_nats": 0.0, "true_nats": 0.0, "gap_per_token": float("nan")}}
+    points[-1]["detail_stories"] = 200
+    return {"recipe": "python -m nbutils.recipes.world_model --layers 6",
+            "model_config": {"vocab_size": 1024, "context_length": 256, "n_layer": 6, "n_head": 4, "n_embd": 128},
+            "train_config": {"steps": 700, "batch_size": 32, "lr": 2e-3, "min_lr": 2e-4, "warmup_steps": 100,
+                             "weight_decay": 0.1, "grad_clip": 1.0, "seed": 0},
+            "evaluation": {"stories": 600, "floor_per_token": 0.8024, "stories_longer_than_context": 52},
+            "points": points, "tokens_cut": 1_500_000, "tokens_repeated": 900_000, "total_s": 3600}
+
+
+def test_snapshots_sit_around_the_largest_jump():
+    record = fake_record()
+    assert jump_snapshots(record["points"]) == [200, 500, 600]  # the jump is 500 -> 600 (0.5 -> 0.9); 200: about half of 500
+
+
+def test_readme_quotes_the_record():
+    text = render_readme(fake_record(), [300, 500, 600])
+    assert "`python -m nbutils.recipes.world_model --layers 6`" in text
+    assert "| 600 | 4.9M | 1.400 | 0.600 | 90% | 90% | - | - |" in text
+    assert "| 700 | 5.7M | 1.300 | 0.500 | 95% | 90% | - | 0.012 |" in text
+    assert "| answer | 4 | 0.500 | 0.250 | 0.250 |" in text and "| end |" not in text
+    assert "steps 300, 500, 600" in text
+
+
+def test_the_command_answers_help():
+    out = subprocess.run([sys.executable, "-m", "nbutils.recipes.world_model", "--help"], capture_output=True,
+                         text=True, check=True).stdout
+    assert "--ship" in out and "--rescore" in out and "--buffer" in out
