@@ -23,6 +23,8 @@ import math
 import torch
 import torch.nn as nn
 
+from nbutils.validate import require_int
+
 __all__ = ["scaled_dot_product_attention", "causal_mask", "split_heads", "merge_heads", "MultiHeadAttention"]
 
 
@@ -34,8 +36,7 @@ def causal_mask(T: int, device: torch.device | str | None = None) -> torch.Tenso
             [1, 1, 0],
             [1, 1, 1]], dtype=torch.int32)
     """
-    if isinstance(T, bool) or not isinstance(T, int) or T < 1:
-        raise ValueError(f"T (the sequence length) must be a positive int, got {T!r}")
+    require_int("T (the sequence length)", T)
     return torch.ones(T, T, dtype=torch.bool, device=device).tril()
 
 
@@ -117,8 +118,7 @@ def split_heads(x: torch.Tensor, n_head: int) -> torch.Tensor:
     if not isinstance(x, torch.Tensor) or x.dim() != 3:
         raise ValueError(f"split_heads expects a tensor of shape (B, T, C), got "
                          f"{tuple(x.shape) if isinstance(x, torch.Tensor) else type(x).__name__}")
-    if isinstance(n_head, bool) or not isinstance(n_head, int) or n_head < 1:
-        raise ValueError(f"n_head must be a positive int, got {n_head!r}")
+    require_int("n_head", n_head)
     B, T, C = x.shape
     if C % n_head != 0:
         raise ValueError(f"the embedding size C={C} must be divisible by n_head={n_head}")
@@ -155,9 +155,8 @@ class MultiHeadAttention(nn.Module):
 
     def __init__(self, n_embd: int, n_head: int, bias: bool = True, fused_qkv: bool = True) -> None:
         super().__init__()
-        for name, value in (("n_embd", n_embd), ("n_head", n_head)):
-            if isinstance(value, bool) or not isinstance(value, int) or value < 1:
-                raise ValueError(f"{name} must be a positive int, got {value!r}")
+        require_int("n_embd", n_embd)
+        require_int("n_head", n_head)
         if n_embd % n_head != 0:
             raise ValueError(f"n_embd={n_embd} must be divisible by n_head={n_head} "
                              f"(each head gets n_embd // n_head dimensions)")

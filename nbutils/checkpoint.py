@@ -35,6 +35,8 @@ import safetensors.torch
 import torch
 import torch.nn as nn
 
+from nbutils.validate import require_int
+
 __all__ = ["Checkpoint", "save_checkpoint", "load_checkpoint", "tokenizer_identity", "write_atomic"]
 
 FORMAT = "nbutils-checkpoint"
@@ -214,8 +216,8 @@ def save_checkpoint(path: str | os.PathLike, model: nn.Module, model_config: Any
     """
     if not isinstance(model, nn.Module):
         raise TypeError(f"model must be a torch.nn.Module, got {type(model).__name__}")
-    if step is not None and (isinstance(step, bool) or not isinstance(step, int) or step < 0):
-        raise ValueError(f"step must be an int >= 0 or None, got {step!r}")
+    if step is not None:
+        require_int("step", step, minimum=0)
     folder = Path(path)
     if folder.exists() and not folder.is_dir():
         raise ValueError(f"{str(folder)!r} is a file; a checkpoint is a folder, give a folder path")

@@ -57,6 +57,7 @@ import torch.nn as nn
 import torch.nn.functional as F
 
 from nbutils.attention import MultiHeadAttention, scaled_dot_product_attention
+from nbutils.validate import require_int
 
 __all__ = ["GPTConfig", "GPT", "Block", "CausalSelfAttention", "MLP", "HOOK_POINTS", "Hook", "patch_hook"]
 
@@ -97,9 +98,7 @@ class GPTConfig:
 
     def __post_init__(self) -> None:
         for name in ("vocab_size", "context_length", "n_layer", "n_head", "n_embd"):
-            value = getattr(self, name)
-            if isinstance(value, bool) or not isinstance(value, int) or value < 1:
-                raise ValueError(f"GPTConfig.{name} must be a positive int, got {value!r}")
+            require_int(f"GPTConfig.{name}", getattr(self, name))
         if self.n_embd % self.n_head != 0:
             raise ValueError(f"GPTConfig.n_embd={self.n_embd} must be divisible by n_head={self.n_head} "
                              f"(each head gets n_embd // n_head dimensions)")

@@ -84,7 +84,7 @@ def test_causal_mask():
     m = causal_mask(4)
     assert m.dtype == torch.bool and m.shape == (4, 4)
     assert torch.equal(m, torch.ones(4, 4).tril().bool())
-    with pytest.raises(ValueError, match="positive int"):
+    with pytest.raises(ValueError, match="an int >= 1"):
         causal_mask(0)
 
 
@@ -160,7 +160,7 @@ def test_separate_projections_equal_fused(gen):
 def test_multihead_errors():
     with pytest.raises(ValueError, match="divisible"):
         MultiHeadAttention(10, 3)
-    with pytest.raises(ValueError, match="positive int"):
+    with pytest.raises(ValueError, match="an int >= 1"):
         MultiHeadAttention(0, 1)
     with pytest.raises(ValueError, match=r"\(B, T, 8\)"):
         MultiHeadAttention(8, 2)(torch.randn(2, 3, 6))

@@ -302,7 +302,7 @@ def test_error_messages():
 
 @pytest.mark.parametrize("overrides, fragment", [
     ({"n_embd": 30}, "divisible by n_head"),
-    ({"vocab_size": 0}, "vocab_size must be a positive int"),
+    ({"vocab_size": 0}, "vocab_size must be an int >= 1"),
     ({"dropout": 1.0}, "dropout"),
     ({"context_length": 2.5}, "context_length"),
 ])
