@@ -43,3 +43,4 @@ def test_the_command_answers_help():
     out = subprocess.run([sys.executable, "-m", "nbutils.recipes.world_model", "--help"], capture_output=True,
                          text=True, check=True).stdout
     assert "--ship" in out and "--rescore" in out and "--buffer" in out
+
