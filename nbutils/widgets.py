@@ -18,6 +18,7 @@ import matplotlib.pyplot as plt
 from IPython.display import display
 
 from nbutils import plots
+from nbutils.validate import require_int
 
 __all__ = ["front_end_attached", "interactive_view", "temperature_explorer", "token_explorer", "attention_explorer",
            "generation_explorer"]
@@ -169,13 +170,12 @@ def generation_explorer(model, tokenizer, *, prompt: str = "The cat is on the", 
         raise TypeError(f"prompt must be a str, got {type(prompt).__name__}")
     if isinstance(temperature, bool) or not isinstance(temperature, (int, float)) or not temperature >= 0:
         raise ValueError(f"temperature must be a number >= 0 (0 means greedy), got {temperature!r}")
-    if isinstance(top_k, bool) or not isinstance(top_k, int) or top_k < 0:
-        raise ValueError(f"top_k must be an int >= 0 (0 or None: no top-k filtering), got {top_k!r}")
+    require_int("top_k (0: no top-k filtering)", top_k, minimum=0)
     if isinstance(top_p, bool) or not isinstance(top_p, (int, float)) or not 0.0 < top_p <= 1.0:
         raise ValueError(f"top_p must be a number in (0, 1] (1 keeps every token), got {top_p!r}")
-    for name, value in (("length", length), ("seed", seed), ("top", top)):
-        if isinstance(value, bool) or not isinstance(value, int) or value < (0 if name == "seed" else 1):
-            raise ValueError(f"{name} must be an int >= {0 if name == 'seed' else 1}, got {value!r}")
+    require_int("length", length)
+    require_int("seed", seed, minimum=0)
+    require_int("top", top)
     if not prompt or not tokenizer.encode(prompt):
         raise ValueError("the prompt is empty: give at least one character to start from")
     context = getattr(getattr(model, "config", None), "context_length", None)
