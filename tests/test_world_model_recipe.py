@@ -17,7 +17,7 @@ def fake_record():
     points[-1]["word_kinds"] = {"answer": {"tokens": 4, "model_nats": 2.0, "true_nats": 1.0, "gap_per_token": 0.25},
                                 "end": {"tokens": 0, "model_nats": 0.0, "true_nats": 0.0, "gap_per_token": float("nan")}}
     points[-1]["detail_stories"] = 200
-    return {"recipe": "python -m nbutils.recipes.world_model --layers 6",
+    return {"recipe": "python -m nbutils.recipes.world_model --layers 6 --buffer 16",
             "model_config": {"vocab_size": 1024, "context_length": 256, "n_layer": 6, "n_head": 4, "n_embd": 128},
             "train_config": {"steps": 700, "batch_size": 32, "lr": 2e-3, "min_lr": 2e-4, "warmup_steps": 100,
                              "weight_decay": 0.1, "grad_clip": 1.0, "seed": 0},
@@ -32,7 +32,7 @@ def test_snapshots_sit_around_the_largest_jump():
 
 def test_readme_quotes_the_record():
     text = render_readme(fake_record(), [300, 500, 600])
-    assert "`python -m nbutils.recipes.world_model --layers 6`" in text
+    assert "`python -m nbutils.recipes.world_model --layers 6 --buffer 16`" in text and "packed first-fit" in text
     assert "| 600 | 4.9M | 1.400 | 0.600 | 90% | 90% | - | - |" in text
     assert "| 700 | 5.7M | 1.300 | 0.500 | 95% | 90% | - | 0.012 |" in text
     assert "| answer | 4 | 0.500 | 0.250 | 0.250 |" in text and "| end |" not in text

@@ -137,10 +137,13 @@ def render_readme(record: dict, shipped: list[int]) -> str:
         f"- Model: GPT, {config['n_layer']} layers, {config['n_head']} heads, width {config['n_embd']}, context "
         f"{config['context_length']} tokens, the course's BPE tokenizer ({config['vocab_size']} ids).",
         f"- Data: fresh stories streamed from the generator (`nbutils.data.StoryStream`, seed "
-        f"{1000 + train['seed']}), packed first-fit into rows of {config['context_length'] + 1} tokens that start at "
-        f"a story's beginning: {last['stories_read']:,} stories, none read twice; {record.get('tokens_cut', 0) / 1e6:.1f}M "
-        f"tokens of stories longer than a row were cut, {record.get('tokens_repeated', 0) / 1e6:.1f}M tokens are "
-        "repeated story openings that fill the end of a row.",
+        f"{1000 + train['seed']}) into rows of {config['context_length'] + 1} tokens that start at a story's "
+        f"beginning: {last['stories_read']:,} stories, none read twice; " + (
+            f"packed first-fit: {record.get('tokens_cut', 0) / 1e6:.1f}M tokens of stories longer than a row were "
+            f"cut, {record['tokens_repeated'] / 1e6:.1f}M tokens are repeated story openings that fill the end of a row."
+            if record.get("tokens_repeated") else
+            f"stories in order, the one that does not fit cut ({record.get('tokens_cut', 0) / 1e6:.1f}M tokens of cut "
+            "tails were never trained on)."),
         f"- Training: {train['steps']:,} steps of {train['batch_size']} rows ({tokens_per_step:,} tokens per step, "
         f"{train['steps'] * tokens_per_step / 1e6:.1f}M tokens), AdamW (weight decay {train['weight_decay']} on "
         f"matrices), {train['warmup_steps']} warm-up steps, cosine from {train['lr']:g} to {train['min_lr']:g}, "
@@ -183,6 +186,11 @@ def ship(run: Path, out: Path = DEFAULT_OUT) -> int:
     record = json.loads((run / "record.json").read_text())
     if "total_s" not in record:
         raise SystemExit(f"{run} is not a finished run (its record has no total_s)")
+    if run.resolve() == out.resolve():  # already here: keep its snapshots, write the record's README again
+        shipped = sorted(int(folder.name.split("_")[1]) for folder in (out / "snapshots").iterdir())
+        (out / "README.md").write_text(render_readme(record, shipped))
+        print(f"rewrote {out / 'README.md'} (snapshots {shipped})")
+        return 0
     shipped = jump_snapshots(record["points"])
     out.mkdir(parents=True, exist_ok=True)
     for name in ("model.safetensors", "checkpoint.json", "tokenizer.json"):
@@ -209,8 +217,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument("--layers", type=int, default=4)
     parser.add_argument("--heads", type=int, default=4)
     parser.add_argument("--width", type=int, default=128)
-    parser.add_argument("--buffer", type=int, default=16,
-                        help="stories waiting to be packed into rows (1: in order, the last one of a row cut)")
+    parser.add_argument("--buffer", type=int, default=1,
+                        help="stories waiting to be packed into rows first-fit (1, the shipped run: in order, the "
+                             "last story of a row cut; 16 cuts only stories longer than a row)")
     parser.add_argument("--quick", action="store_true", help="a few tiny steps and a small evaluation")
     parser.add_argument("--rescore", action="store_true",
                         help="train nothing: score the snapshots in --out again with today's nbutils.evaluate and "
