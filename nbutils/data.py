@@ -130,8 +130,7 @@ def _check_ids(data: torch.Tensor, context_length: int) -> None:
         raise ValueError(f"data must be 1-D (one long sequence of ids), got shape {tuple(data.shape)}")
     if data.dtype.is_floating_point or data.dtype == torch.bool:
         raise TypeError(f"data must hold integer token ids, got dtype {data.dtype}")
-    if not isinstance(context_length, int) or context_length < 1:
-        raise ValueError(f"context_length must be a positive int, got {context_length!r}")
+    require_int("context_length", context_length)
     if len(data) < context_length + 1:
         raise ValueError(f"context_length={context_length} needs at least {context_length + 1} tokens "
                          f"(inputs plus the shifted targets), but data has only {len(data)}")
@@ -147,8 +146,7 @@ def get_batch(data: torch.Tensor, batch_size: int, context_length: int, *,
     every run). The batch is moved to ``device`` at the end.
     """
     _check_ids(data, context_length)
-    if not isinstance(batch_size, int) or batch_size < 1:
-        raise ValueError(f"batch_size must be a positive int, got {batch_size!r}")
+    require_int("batch_size", batch_size)
     n_starts = len(data) - context_length
     starts = torch.randint(n_starts, (batch_size,), generator=generator)
     index = starts[:, None] + torch.arange(context_length + 1)
@@ -167,8 +165,7 @@ def lm_windows(data: torch.Tensor, context_length: int, stride: int | None = Non
     """
     _check_ids(data, context_length)
     stride = context_length if stride is None else stride
-    if not isinstance(stride, int) or stride < 1:
-        raise ValueError(f"stride must be a positive int, got {stride!r}")
+    require_int("stride", stride)
     starts = torch.arange(0, len(data) - context_length, stride)
     windows = data[starts[:, None] + torch.arange(context_length + 1)]
     return windows[:, :-1], windows[:, 1:]

@@ -134,12 +134,7 @@ def sample_next(logits: torch.Tensor, temperature: float = 1.0, top_k: int | Non
         raise ValueError(f"logits must have shape (V,) or (B, V), got {tuple(logits.shape)}")
     if temperature == 0:
         return logits.argmax(dim=-1)
-    logits = apply_temperature(logits.float(), temperature)
-    if top_k is not None:
-        logits = top_k_filter(logits, top_k)
-    if top_p is not None:
-        logits = top_p_filter(logits, top_p)
-    probs = torch.softmax(logits, dim=-1)
+    probs = sampling_distribution(logits, temperature, top_k, top_p)
     if generator is not None and generator.device != probs.device:
         probs = probs.to(generator.device)
     choice = torch.multinomial(probs.reshape(-1, probs.shape[-1]), 1, generator=generator)
@@ -190,8 +185,7 @@ def generate(model: nn.Module, idx: Sequence[int] | torch.Tensor, max_new_tokens
     last ``context_length`` tokens at each step; a prompt longer than that triggers one ``UserWarning``.
     The model is put in eval mode (no dropout) while generating, and back in its previous mode afterwards.
     """
-    if isinstance(max_new_tokens, bool) or not isinstance(max_new_tokens, int) or max_new_tokens < 0:
-        raise ValueError(f"max_new_tokens must be an int >= 0, got {max_new_tokens!r}")
+    require_int("max_new_tokens", max_new_tokens, minimum=0)
     temperature = _check_temperature(temperature)
     if top_k is not None:
         _check_top_k(top_k)
@@ -303,8 +297,7 @@ def sequence_log_likelihood(model: nn.Module, ids: Sequence[int] | torch.Tensor,
     if tensor.shape[0] != 1:
         raise ValueError(f"score one sequence at a time (a list or 1-D tensor), got shape {tuple(tensor.shape)}")
     tensor = tensor[0]
-    if isinstance(prompt_length, bool) or not isinstance(prompt_length, int) or prompt_length < 1:
-        raise ValueError(f"prompt_length must be an int >= 1, got {prompt_length!r}")
+    require_int("prompt_length", prompt_length)
     if len(tensor) <= prompt_length:
         raise ValueError(f"nothing to score: the sequence has {len(tensor)} tokens and the first "
                          f"{prompt_length} are the given prompt")

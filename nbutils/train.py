@@ -102,13 +102,10 @@ class TrainConfig:
 
     def __post_init__(self) -> None:
         for name in ("steps", "batch_size", "eval_every", "eval_batches", "log_every"):
-            value = getattr(self, name)
-            if isinstance(value, bool) or not isinstance(value, int) or value < 1:
-                raise ValueError(f"TrainConfig.{name} must be a positive int, got {value!r}")
-        if isinstance(self.warmup_steps, bool) or not isinstance(self.warmup_steps, int) or self.warmup_steps < 0:
-            raise ValueError(f"TrainConfig.warmup_steps must be an int >= 0, got {self.warmup_steps!r}")
-        if self.context_length is not None and (not isinstance(self.context_length, int) or self.context_length < 1):
-            raise ValueError(f"TrainConfig.context_length must be a positive int or None, got {self.context_length!r}")
+            require_int(f"TrainConfig.{name}", getattr(self, name))
+        require_int("TrainConfig.warmup_steps", self.warmup_steps, minimum=0)
+        if self.context_length is not None:
+            require_int("TrainConfig.context_length (or None)", self.context_length)
         if not self.lr > 0:
             raise ValueError(f"TrainConfig.lr must be > 0, got {self.lr}")
         if not 0 <= self.min_lr <= self.lr:
@@ -120,8 +117,7 @@ class TrainConfig:
         for name in ("beta1", "beta2"):
             if not 0.0 <= getattr(self, name) < 1.0:
                 raise ValueError(f"TrainConfig.{name} must be in [0, 1), got {getattr(self, name)}")
-        if isinstance(self.seed, bool) or not isinstance(self.seed, int) or self.seed < 0:
-            raise ValueError(f"TrainConfig.seed must be an int >= 0, got {self.seed!r}")
+        require_int("TrainConfig.seed", self.seed, minimum=0)
 
     def to_dict(self) -> dict[str, Any]:
         return asdict(self)

@@ -44,6 +44,7 @@ import torch
 
 from nbutils.device import device_of
 from nbutils.recipes.report import versions, write_json
+from nbutils.validate import require_int
 
 __all__ = ["DEFAULT_OUT", "COMMAND", "SIZES", "METHODS", "LEARNING_RATES", "FROZEN_L2", "FROZEN_L2_GRID", "BATCH_SIZE", "steps_for", "seeds_for",
            "balanced_subset", "run_curves", "weights_sha256", "load_curves", "paired_differences", "t_quantile_975",
@@ -225,8 +226,7 @@ _T_975 = (12.706, 4.303, 3.182, 2.776, 2.571, 2.447, 2.365, 2.306, 2.262, 2.228,
 
 def t_quantile_975(df: int) -> float:
     """The 0.975 quantile of Student's t with ``df`` degrees of freedom (the normal 1.96 beyond 30)."""
-    if isinstance(df, bool) or not isinstance(df, int) or df < 1:
-        raise ValueError(f"df must be an int >= 1, got {df!r}")
+    require_int("df", df)
     return _T_975[df - 1] if df <= len(_T_975) else 1.96
 
 

@@ -102,8 +102,7 @@ class GPTClassifier(nn.Module):
         super().__init__()
         if not isinstance(gpt, GPT):
             raise TypeError(f"GPTClassifier needs a nbutils.model.GPT as body, got {type(gpt).__name__}")
-        if isinstance(n_classes, bool) or not isinstance(n_classes, int) or n_classes < 2:
-            raise ValueError(f"n_classes must be an int >= 2, got {n_classes!r}")
+        require_int("n_classes", n_classes, minimum=2)
         self.body = gpt
         self.n_classes = n_classes
         self.head = nn.Linear(gpt.config.n_embd, n_classes)
