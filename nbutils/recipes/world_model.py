@@ -166,6 +166,19 @@ def render_readme(record: dict, shipped: list[int]) -> str:
         lines.append(f"| {p['step']} | {p['tokens'] / 1e6:.1f}M | {p['val_loss']:.3f} | {p['gap']:.3f} | "
                      f"{p['answerable_accuracy']:.0%} | {_percent(p['by_answer'].get('place'))} | "
                      f"{_percent(p['by_answer'].get('holder'))} | {'-' if kl is None else f'{kl:.3f}'} |")
+    _, i = max((points[k + 1]["answerable_accuracy"] - points[k]["answerable_accuracy"], k) for k in range(len(points) - 1))
+    before, after = points[i], points[i + 1]
+    lines += ["", f"Read: the answers rise most between steps {before['step']} and {after['step']} "
+              f"({before['tokens'] / 1e6:.1f}M to {after['tokens'] / 1e6:.1f}M tokens), from "
+              f"{before['answerable_accuracy']:.0%} to {after['answerable_accuracy']:.0%} right, while the validation "
+              f"loss moves by {before['val_loss'] - after['val_loss']:.3f} nats/token. At the end, answers whose truth "
+              f"is a place are right {_percent(last['by_answer'].get('place'))} of the time, answers whose truth is "
+              f"the child holding the object {_percent(last['by_answer'].get('holder'))}."]
+    if last.get("unanswerable_kl"):
+        u = last["unanswerable_kl"]
+        lines += [f"For the {u['questions']} unanswerable questions of the first {last.get('detail_stories')} stories "
+                  f"the model's answers are {u['mean_kl']:.3f} nats (mean KL) from the world's own spread over the "
+                  f"entity's usual places, and it gives {u['mean_mass']:.1%} of its probability to well-formed answers."]
     kinds = last.get("word_kinds")
     if kinds:
         lines += ["", f"Where the final gap to the floor sits (first {last.get('detail_stories')} evaluation stories, "
@@ -175,6 +188,7 @@ def render_readme(record: dict, shipped: list[int]) -> str:
             if row["tokens"]:
                 lines.append(f"| {kind} | {row['tokens']:,} | {row['model_nats'] / row['tokens']:.3f} | "
                              f"{row['true_nats'] / row['tokens']:.3f} | {row['gap_per_token']:.3f} |")
+    lines += ["", "`sweep/` holds the records of the other runs of the sweep (same evaluation), for comparison."]
     return "\n".join(lines) + "\n"
 
 
