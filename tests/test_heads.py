@@ -118,3 +118,86 @@ def test_bad_arguments(model):
         with ablated(model, [(0, 0)], mode="mean"):
             pass
     assert model.hooks == {}
+
+
+# ---- scores on a model built by hand ---------------------------------------------------------------------
+# The course GPT has no attention-only setting, so planted_induction_model switches the MLPs off by zeroing all
+# their weights (bias=False, so they add exactly 0) and sets every attention weight by hand: a previous-token
+# head at (0, 0), an induction head at (1, 0), distractors that attend evenly at (0, 1) and (1, 1).
+from nbutils.heads import (copying_scores, per_position_losses, planted_induction_model,  # noqa: E402
+                           prefix_matching_from_pattern, prefix_matching_scores, previous_token_scores,
+                           repeated_tokens, second_copy_losses, top_heads)
+
+
+@pytest.fixture(scope="module")
+def planted():
+    return planted_induction_model(vocab_size=8, context_length=20)
+
+
+@pytest.fixture(scope="module")
+def repeats():
+    return repeated_tokens(8, 32, 8, seed=0)
+
+
+def test_planted_model_is_attention_only(planted):
+    for block in planted.blocks:
+        assert all(float(p.detach().abs().max()) == 0.0 for p in block.mlp.parameters())
+
+
+def test_repeated_tokens():
+    idx = repeated_tokens(5, 4, 30, seed=3)
+    assert idx.shape == (4, 10) and torch.equal(idx[:, :5], idx[:, 5:])
+    assert all(len(set(row[:5].tolist())) == 5 for row in idx)  # no token repeats within a copy
+    assert torch.equal(idx, repeated_tokens(5, 4, 30, seed=3))
+    pool = torch.tensor([3, 7, 11, 12, 20, 21])
+    assert set(repeated_tokens(4, 3, 30, choices=pool).flatten().tolist()) <= set(pool.tolist())
+    with pytest.raises(ValueError, match="different tokens"):
+        repeated_tokens(9, 1, 8)
+
+
+def test_scores_find_the_planted_heads(planted, repeats):
+    prev = previous_token_scores(planted, repeats)
+    prefix = prefix_matching_scores(planted, repeats)
+    copy = copying_scores(planted, repeats)
+    assert prev.shape == prefix.shape == copy.shape == (2, 2)
+    assert top_heads(prev)[0][:2] == (0, 0) and prev[0, 0] > 0.99
+    assert top_heads(prefix)[0][:2] == (1, 0) and prefix[1, 0] > 0.9
+    # an evenly attending head: about 1 / (positions it can see) on average, far below the planted ones
+    assert prefix[0, 1] < 0.15 and prefix[1, 1] < 0.15 and prev[0, 1] < 0.2
+    # only the induction head writes tokens the unembedding reads: it copies (1), the others are neutral (0.5)
+    assert copy[1, 0] > 0.99
+    assert torch.allclose(copy[0, 0], torch.tensor(0.5)), "the previous-token head writes outside the token dims"
+
+
+def test_the_circuit_copies_and_ablation_removes_it(planted, repeats):
+    first, second = second_copy_losses(planted, repeats)
+    assert second < 1.0 < 4.0 < first        # the second copy is predicted, the first cannot be
+    for heads in ([(1, 0)], [(0, 0)]):       # the induction head, or the previous-token head feeding it
+        for mode in ("zero", "mean"):
+            means = head_means(planted, repeats) if mode == "mean" else None
+            with ablated(planted, heads, mode=mode, means=means):
+                _, ablated_second = second_copy_losses(planted, repeats)
+            assert ablated_second > 5.0, (heads, mode, ablated_second)   # ln 8 = 2.08: worse than a guess
+
+
+def test_prefix_matching_from_pattern():
+    n = 3
+    pattern = torch.zeros(6, 6)
+    for j in range(n):
+        pattern[n + j, j + 1] = 1.0        # perfect induction
+    pattern[0, 0] = pattern[1, 0] = pattern[2, 1] = 1.0
+    assert prefix_matching_from_pattern(pattern, n) == 1.0
+    pattern[n + 1] = 0.0
+    pattern[n + 1, 0] = 1.0                # one row looks elsewhere
+    assert abs(prefix_matching_from_pattern(pattern, n) - 2 / 3) < 1e-6
+    with pytest.raises(ValueError, match="pattern"):
+        prefix_matching_from_pattern(torch.zeros(5, 5), n)
+
+
+def test_per_position_losses_by_hand(model):
+    idx = tokens(batch=2, T=6)
+    logits, _ = model(idx)
+    by_hand = torch.stack([F.cross_entropy(logits[:, t], idx[:, t + 1]) for t in range(5)])
+    assert torch.allclose(per_position_losses(model, idx), by_hand, atol=1e-6)
+    with pytest.raises(ValueError, match="repeated_tokens"):
+        second_copy_losses(model, idx)
