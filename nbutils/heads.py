@@ -34,7 +34,7 @@ from nbutils.validate import require_int
 
 __all__ = ["ablated", "head_means", "repeated_tokens", "per_position_losses", "second_copy_losses",
            "previous_token_scores", "prefix_matching_from_pattern", "prefix_matching_scores", "copying_scores",
-           "top_heads", "planted_induction_model"]
+           "recall_scores", "top_heads", "planted_induction_model"]
 
 ABLATION_MODES = ("zero", "mean")
 
@@ -198,7 +198,7 @@ def prefix_matching_scores(model, idx: torch.Tensor) -> torch.Tensor:
 
 
 @torch.no_grad()
-def copying_scores(model, idx: torch.Tensor) -> torch.Tensor:
+def copying_scores(model, idx: torch.Tensor, where: torch.Tensor | None = None) -> torch.Tensor:
     """For every head: does what it writes raise the logit of the token it looks at? (n_layer, n_head) in [0, 1].
 
     At every position t of the second copy of ``repeated_tokens``, take the token the head attends to most,
@@ -210,8 +210,13 @@ def copying_scores(model, idx: torch.Tensor) -> torch.Tensor:
     The score at t is the share of the other tokens whose logit the head raises less than a's (ties count a
     half); the head's score is the mean over t and the batch. 0.5: the head does not favour the token it
     reads (or writes nothing the unembedding sees); 1: it raises that token above every other one (it copies);
-    below 0.5: it pushes that token down."""
-    n = _half(idx)
+    below 0.5: it pushes that token down. ``where`` (B, T, boolean) scores other positions of any text instead
+    of the second copy."""
+    if where is None:
+        where = torch.zeros_like(idx, dtype=torch.bool)
+        where[:, _half(idx):] = True
+    if where.shape != idx.shape:
+        raise ValueError(f"where must have the shape of idx {tuple(idx.shape)}, got {tuple(where.shape)}")
     cfg = model.config
     d = cfg.n_embd // cfg.n_head
     names = [f"blocks.{i}.{kind}" for i in range(cfg.n_layer) for kind in ("attn", "head_out")]
@@ -228,15 +233,41 @@ def copying_scores(model, idx: torch.Tensor) -> torch.Tensor:
     for i in range(cfg.n_layer):
         W_O = model.blocks[i].attn.c_proj.weight       # (C, C): column block h*d:(h+1)*d belongs to head h
         for h in range(cfg.n_head):
-            weights = cache[f"blocks.{i}.attn"][:, h, n:]                       # (B, n, T)
-            attended = idx[rows, weights.argmax(dim=-1)]                        # (B, n)
-            z = cache[f"blocks.{i}.head_out"][:, h, n:]                         # (B, n, d)
-            o = z @ W_O[:, h * d:(h + 1) * d].T                                  # (B, n, C)
-            rise = ((o - o.mean(dim=-1, keepdim=True)) * gamma) @ W_U.T         # (B, n, V)
-            mine = rise.gather(-1, attended[..., None])                         # (B, n, 1)
+            weights = cache[f"blocks.{i}.attn"][:, h]                           # (B, T, T)
+            attended = idx[rows, weights.argmax(dim=-1)][where]                 # (N,) over the chosen positions
+            z = cache[f"blocks.{i}.head_out"][:, h][where]                      # (N, d)
+            o = z @ W_O[:, h * d:(h + 1) * d].T                                  # (N, C)
+            rise = ((o - o.mean(dim=-1, keepdim=True)) * gamma) @ W_U.T         # (N, V)
+            mine = rise.gather(-1, attended[:, None])                           # (N, 1)
             below = (rise < mine).sum(-1).float() + 0.5 * ((rise == mine).sum(-1).float() - 1)
             scores[i, h] = (below / (cfg.vocab_size - 1)).mean()
     return scores
+
+
+@torch.no_grad()
+def recall_scores(model, idx: torch.Tensor, where: torch.Tensor | None = None) -> torch.Tensor:
+    """For every head, how much attention a position pays to the earlier occurrences of the token that comes
+    next: (n_layer, n_head) in [0, 1].
+
+    At a position t whose next token ``idx[b, t + 1]`` already occurred at some positions s <= t, add up the
+    attention from t to those positions; the score is the mean of these sums over all such t (and the batch),
+    or over those where the boolean mask ``where`` (B, T) is True. On ``repeated_tokens`` the earlier
+    occurrence of the next token ``r_{j+1}`` is position j + 1, so this is the prefix-matching score; on a
+    story, with ``where`` marking the positions just before a name, it asks which heads look back at the name
+    about to be repeated."""
+    B, T = idx.shape
+    if where is None:
+        where = torch.ones(B, T, dtype=torch.bool)
+    if where.shape != idx.shape:
+        raise ValueError(f"where must have the shape of idx {tuple(idx.shape)}, got {tuple(where.shape)}")
+    maps = _maps(model, idx)                          # (L, B, H, T, T)
+    nxt = idx[:, 1:]                                  # the token after position t, for t = 0..T-2
+    earlier = (idx[:, None, :] == nxt[:, :, None]) & torch.ones(T - 1, T, dtype=torch.bool).tril()  # (B, T-1, T)
+    use = earlier.any(-1) & where[:, :-1]            # (B, T-1): positions t with an earlier occurrence
+    if not use.any():
+        raise ValueError("no position has its next token earlier in the sequence")
+    mass = (maps[..., :-1, :] * earlier[None, :, None].float()).sum(-1)        # (L, B, H, T-1)
+    return (mass * use[None, :, None].float()).sum(dim=(1, 3)) / use.sum()
 
 
 def top_heads(scores: torch.Tensor, k: int = 1) -> list[tuple[int, int, float]]:

@@ -201,3 +201,21 @@ def test_per_position_losses_by_hand(model):
     assert torch.allclose(per_position_losses(model, idx), by_hand, atol=1e-6)
     with pytest.raises(ValueError, match="repeated_tokens"):
         second_copy_losses(model, idx)
+
+
+def test_recall_is_prefix_matching_on_repeats(planted, repeats, model):
+    """In the second copy the earlier occurrence of the next token r_{j+1} is position j + 1: recall there is
+    prefix matching (without its last position, which has no next token)."""
+    from nbutils.heads import recall_scores
+    for m, idx in ((planted, repeats), (model, repeated_tokens(6, 3, 23, seed=2))):
+        n = idx.shape[1] // 2
+        where = torch.zeros_like(idx, dtype=torch.bool)
+        where[:, n:] = True
+        maps = torch.stack(m.attention_maps(idx))                        # (L, B, H, T, T)
+        j = torch.arange(n - 1)
+        by_hand = maps[..., n + j, j + 1].mean(dim=(1, 3))
+        assert torch.allclose(recall_scores(m, idx, where), by_hand, atol=1e-6)
+    # one position by hand: tokens [5, 6, 7, 6]; only at t = 2 is the next token (6, at position 1) a repeat
+    idx = torch.tensor([[5, 6, 7, 6]])
+    maps = torch.stack(model.attention_maps(idx))
+    assert torch.allclose(recall_scores(model, idx), maps[:, 0, :, 2, 1], atol=1e-6)
