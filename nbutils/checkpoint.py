@@ -283,11 +283,17 @@ def _read_checked(folder: Path, name: str, files: Mapping[str, str]) -> bytes:
     return data
 
 
-def _config_differences(saved: Mapping[str, Any], current: Mapping[str, Any]) -> list[str]:
+def _config_differences(saved: Mapping[str, Any], current: Mapping[str, Any],
+                        defaults: Mapping[str, Any] | None = None) -> list[str]:
+    """What differs between two configs. A field the checkpoint lacks is no difference when the model has it
+    at its default (``defaults``): the checkpoint was written before that option existed."""
     lines = []
+    defaults = defaults or {}
     for key in sorted(set(saved) | set(current)):
         if key not in current:
             lines.append(f"checkpoint has {key}={saved[key]!r} but the model's config has no {key}")
+        elif key not in saved and key in defaults and current[key] == defaults[key]:
+            continue
         elif key not in saved:
             lines.append(f"the model has {key}={current[key]!r} but the checkpoint's config has no {key}")
         elif saved[key] != current[key]:
@@ -360,7 +366,9 @@ def load_checkpoint(path: str | os.PathLike, model: nn.Module | None = None, tok
     problems: list[str] = []
     current_config = getattr(model, "config", None)
     if meta.get("model_config") is not None and current_config is not None:
-        problems += _config_differences(meta["model_config"], _as_dict(current_config, "model.config"))
+        defaults = ({f.name: f.default for f in dataclasses.fields(current_config)}
+                    if dataclasses.is_dataclass(current_config) else None)
+        problems += _config_differences(meta["model_config"], _as_dict(current_config, "model.config"), defaults)
     current = model.state_dict()
     problems += _parameter_differences(weights, current)
     _, current_tied = _split_tied_names(current)

@@ -43,6 +43,13 @@ that puts ``source`` (say, the cached tensor of another run) in place of the ten
         logits, _ = model(corrupt_idx)
 
 Without hooks the model runs exactly as without this machinery.
+
+**Modern options** (notebook 12), each off by default, so that the default model is GPT-2's and stays
+bit-identical (same parameter names, same logits): ``GPTConfig(norm="rmsnorm")`` swaps every LayerNorm for
+``RMSNorm`` (no mean subtracted, no bias; Zhang & Sennrich 2019), ``position="rope"`` drops the learned position
+table ``wpe`` and rotates queries and keys by their position instead (rotary embeddings, Su et al. 2021), and
+``mlp="swiglu"`` replaces GELU by a gated unit ``c_proj(silu(gate) * up)`` whose width ``swiglu_hidden(C)`` keeps
+the parameter count of the 4C MLP (Shazeer 2020). ``bias=False`` (already there) removes every bias.
 """
 
 from __future__ import annotations
@@ -59,7 +66,8 @@ import torch.nn.functional as F
 from nbutils.attention import MultiHeadAttention, scaled_dot_product_attention
 from nbutils.validate import require_int
 
-__all__ = ["GPTConfig", "GPT", "Block", "CausalSelfAttention", "MLP", "HOOK_POINTS", "Hook", "patch_hook"]
+__all__ = ["GPTConfig", "GPT", "Block", "CausalSelfAttention", "MLP", "SwiGLU", "RMSNorm", "rope_tables", "apply_rope",
+           "swiglu_hidden", "HOOK_POINTS", "Hook", "patch_hook"]
 
 #: The kinds of hook points inside each block, in the order the forward pass reaches them
 #: (plus "embed" before the first block).
@@ -86,7 +94,11 @@ def _run_hook(hooks: Mapping[str, Hook], name: str, x: torch.Tensor) -> torch.Te
 @dataclass
 class GPTConfig:
     """The shape of a GPT. ``context_length`` is the longest sequence the model can read at once,
-    ``n_embd`` the width C of the residual stream, ``bias`` whether Linear and LayerNorm layers have biases."""
+    ``n_embd`` the width C of the residual stream, ``bias`` whether Linear and LayerNorm layers have biases.
+
+    The three modern options (notebook 12; the defaults are GPT-2's): ``norm`` is ``"layernorm"`` or
+    ``"rmsnorm"``, ``position`` is ``"learned"`` (a table ``wpe``) or ``"rope"`` (rotary, no table), ``mlp`` is
+    ``"gelu"`` (4C wide) or ``"swiglu"`` (gated, ``swiglu_hidden(C)`` wide)."""
 
     vocab_size: int
     context_length: int = 64
@@ -95,6 +107,9 @@ class GPTConfig:
     n_embd: int = 128
     dropout: float = 0.0
     bias: bool = True
+    norm: str = "layernorm"
+    position: str = "learned"
+    mlp: str = "gelu"
 
     def __post_init__(self) -> None:
         for name in ("vocab_size", "context_length", "n_layer", "n_head", "n_embd"):
@@ -104,6 +119,75 @@ class GPTConfig:
                              f"(each head gets n_embd // n_head dimensions)")
         if not 0.0 <= self.dropout < 1.0:
             raise ValueError(f"GPTConfig.dropout must be in [0, 1), got {self.dropout}")
+        for name, allowed in (("norm", ("layernorm", "rmsnorm")), ("position", ("learned", "rope")),
+                              ("mlp", ("gelu", "swiglu"))):
+            if getattr(self, name) not in allowed:
+                raise ValueError(f"GPTConfig.{name} must be one of {allowed}, got {getattr(self, name)!r}")
+        if self.position == "rope" and (self.n_embd // self.n_head) % 2 != 0:
+            raise ValueError(f"rotary embeddings turn pairs of numbers: the head size n_embd // n_head = "
+                             f"{self.n_embd // self.n_head} must be even")
+
+
+# ---- the modern options (notebook 12) ----------------------------------------------------------------------
+class RMSNorm(nn.Module):
+    """Root-mean-square normalisation (Zhang & Sennrich 2019): ``x / sqrt(mean(x^2) + eps) * weight``.
+    Unlike LayerNorm it subtracts no mean and adds no bias: one statistic per position instead of two."""
+
+    def __init__(self, n_embd: int, eps: float = 1e-5) -> None:
+        super().__init__()
+        require_int("n_embd", n_embd)
+        self.eps = eps
+        self.weight = nn.Parameter(torch.ones(n_embd))
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return x * torch.rsqrt(x.pow(2).mean(dim=-1, keepdim=True) + self.eps) * self.weight
+
+
+def _norm(config: GPTConfig) -> nn.Module:
+    return RMSNorm(config.n_embd) if config.norm == "rmsnorm" else nn.LayerNorm(config.n_embd, bias=config.bias)
+
+
+def rope_tables(length: int, head_size: int, base: float = 10000.0) -> tuple[torch.Tensor, torch.Tensor]:
+    """The cosines and sines of rotary embeddings, each (length, head_size // 2): position m turns the pair
+    (i, i + head_size/2) of a query or key by the angle m * base^(-2i / head_size) (Su et al. 2021)."""
+    require_int("length", length)
+    require_int("head_size", head_size)
+    frequencies = base ** (-torch.arange(0, head_size // 2, dtype=torch.float32) * 2 / head_size)
+    angles = torch.arange(length, dtype=torch.float32)[:, None] * frequencies[None, :]
+    return angles.cos(), angles.sin()
+
+
+def apply_rope(x: torch.Tensor, cos: torch.Tensor, sin: torch.Tensor) -> torch.Tensor:
+    """Rotate x (..., T, head_size) position by position: the first half of each head is paired with the second
+    half (the layout of Llama in ``transformers``), ``(a, b) -> (a cos - b sin, b cos + a sin)``. Because a
+    rotation by m followed by the dot product with a rotation by n depends only on m - n, attention scores see
+    relative positions."""
+    T, half = x.shape[-2], x.shape[-1] // 2
+    cos, sin = cos[:T].to(x.dtype), sin[:T].to(x.dtype)
+    a, b = x[..., :half], x[..., half:]
+    return torch.cat([a * cos - b * sin, b * cos + a * sin], dim=-1)
+
+
+def swiglu_hidden(n_embd: int) -> int:
+    """The width of the SwiGLU MLP: 8C/3 rounded down, so that its three matrices (3 * h * C numbers) hold
+    about as many numbers as the GELU MLP's two (8 C^2)."""
+    return (8 * n_embd) // 3
+
+
+class SwiGLU(nn.Module):
+    """The gated feed-forward network (Shazeer 2020): ``c_proj(silu(gate(x)) * up(x))``. ``c_fc`` makes gate
+    and up at once (C -> 2h, gate first), ``c_proj`` projects h -> C."""
+
+    def __init__(self, config: GPTConfig) -> None:
+        super().__init__()
+        self.hidden = swiglu_hidden(config.n_embd)
+        self.c_fc = nn.Linear(config.n_embd, 2 * self.hidden, bias=config.bias)
+        self.c_proj = nn.Linear(self.hidden, config.n_embd, bias=config.bias)
+        self.dropout = nn.Dropout(config.dropout)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        gate, up = self.c_fc(x).split(self.hidden, dim=-1)
+        return self.dropout(self.c_proj(F.silu(gate) * up))
 
 
 class CausalSelfAttention(MultiHeadAttention):
@@ -117,6 +201,11 @@ class CausalSelfAttention(MultiHeadAttention):
         self.dropout = config.dropout
         self.resid_dropout = nn.Dropout(config.dropout)
         self.name, self.hooks = "attn", {}  # set by GPT: the block's name and the model's hooks
+        self.rope = config.position == "rope"
+        if self.rope:  # not saved with the weights (persistent=False): computed again from the config
+            cos, sin = rope_tables(config.context_length, config.n_embd // config.n_head)
+            self.register_buffer("rope_cos", cos, persistent=False)
+            self.register_buffer("rope_sin", sin, persistent=False)
 
     def attend(self, q: torch.Tensor, k: torch.Tensor, v: torch.Tensor, mask: torch.Tensor | None = None,
                causal: bool = True) -> tuple[torch.Tensor, None]:
@@ -128,6 +217,8 @@ class CausalSelfAttention(MultiHeadAttention):
         if mask is not None or not causal:
             raise ValueError("the GPT's attention is always causal and takes no other mask")
         dropout_p = self.dropout if self.training else 0.0
+        if self.rope:
+            q, k = apply_rope(q, self.rope_cos, self.rope_sin), apply_rope(k, self.rope_cos, self.rope_sin)
         if f"{self.name}.attn" in self.hooks:
             _, weights = scaled_dot_product_attention(q, k, v, causal=True, return_weights=True)
             weights = _run_hook(self.hooks, f"{self.name}.attn", weights)      # (B, n_head, T, T)
@@ -161,10 +252,10 @@ class Block(nn.Module):
 
     def __init__(self, config: GPTConfig) -> None:
         super().__init__()
-        self.ln_1 = nn.LayerNorm(config.n_embd, bias=config.bias)
+        self.ln_1 = _norm(config)
         self.attn = CausalSelfAttention(config)
-        self.ln_2 = nn.LayerNorm(config.n_embd, bias=config.bias)
-        self.mlp = MLP(config)
+        self.ln_2 = _norm(config)
+        self.mlp = SwiGLU(config) if config.mlp == "swiglu" else MLP(config)
         self.name, self.hooks = "block", {}  # set by GPT: "blocks.{i}" and the model's hooks
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
@@ -182,10 +273,11 @@ class GPT(nn.Module):
             raise TypeError(f"GPT needs a GPTConfig, got {type(config).__name__}")
         self.config = config
         self.wte = nn.Embedding(config.vocab_size, config.n_embd)      # token embedding
-        self.wpe = nn.Embedding(config.context_length, config.n_embd)  # position embedding
+        if config.position == "learned":
+            self.wpe = nn.Embedding(config.context_length, config.n_embd)  # position embedding
         self.drop = nn.Dropout(config.dropout)
         self.blocks = nn.ModuleList(Block(config) for _ in range(config.n_layer))
-        self.ln_f = nn.LayerNorm(config.n_embd, bias=config.bias)
+        self.ln_f = _norm(config)
         self.lm_head = nn.Linear(config.n_embd, config.vocab_size, bias=False)
         # Weight tying: the head scores token v by a dot product with v's own embedding vector.
         # Both modules now hold the very same Parameter (one storage, counted once, trained once).
@@ -246,9 +338,12 @@ class GPT(nn.Module):
 
     # ---- the model -----------------------------------------------------------------------------------------
     def _embed(self, idx: torch.Tensor) -> torch.Tensor:
-        """Token embedding + position embedding (then dropout): the residual stream before block 0."""
-        positions = torch.arange(idx.shape[1], device=idx.device)
-        return _run_hook(self.hooks, "embed", self.drop(self.wte(idx) + self.wpe(positions)))
+        """Token embedding + position embedding (then dropout): the residual stream before block 0. With
+        rotary embeddings there is no position table: positions enter inside attention."""
+        x = self.wte(idx)
+        if self.config.position == "learned":
+            x = x + self.wpe(torch.arange(idx.shape[1], device=idx.device))
+        return _run_hook(self.hooks, "embed", self.drop(x))
 
     # ---- hooks ---------------------------------------------------------------------------------------------
     def hook_names(self) -> list[str]:
@@ -356,7 +451,7 @@ class GPT(nn.Module):
         papers, where N ≈ 12 · n_layer · n_embd²)."""
         total = sum(p.numel() for p in self.parameters())  # parameters() lists a shared tensor once
         if non_embedding:
-            total -= self.wte.weight.numel() + self.wpe.weight.numel()
+            total -= self.wte.weight.numel() + (self.wpe.weight.numel() if self.config.position == "learned" else 0)
         return total
 
     @staticmethod
@@ -374,11 +469,22 @@ class GPT(nn.Module):
         * LM head: 0 (it is the token embedding, tied)
 
         total = (V + L)·C + n·(12C² + 2C + 11bC) + C + bC
+
+        The modern options change three terms: ``position="rope"`` removes L·C; ``norm="rmsnorm"`` has C
+        weights and never a bias (each norm C instead of C + bC); ``mlp="swiglu"`` with width h =
+        ``swiglu_hidden(C)`` has c_fc C -> 2h (2hC + 2bh) and c_proj h -> C (hC + bC) instead of 8C² + 5bC.
         """
         C, V, L, n = config.n_embd, config.vocab_size, config.context_length, config.n_layer
         b = 1 if config.bias else 0
-        per_block = 12 * C * C + 2 * C + 11 * b * C
-        return (V + L) * C + n * per_block + C + b * C
+        norm = C if config.norm == "rmsnorm" else C + b * C
+        attention = 4 * C * C + 4 * b * C
+        if config.mlp == "swiglu":
+            h = swiglu_hidden(C)
+            mlp = 3 * h * C + 2 * b * h + b * C
+        else:
+            mlp = 8 * C * C + 5 * b * C
+        positions = L * C if config.position == "learned" else 0
+        return V * C + positions + n * (2 * norm + attention + mlp) + norm
 
 
 # ---- patching ----------------------------------------------------------------------------------------------
