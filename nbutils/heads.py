@@ -61,7 +61,8 @@ def ablated(model, heads: Iterable[tuple[int, int]], mode: str = "zero",
 
     The replacement happens at the hook points ``blocks.{layer}.head_out``, at every position and for every
     sequence of the batch; the other heads are untouched. ``c_proj`` still adds its bias, so a layer with all
-    its heads zeroed adds exactly ``c_proj.bias`` to the stream. For example::
+    its heads zeroed adds exactly ``c_proj.bias`` to the stream. The model's hooks do not nest, so inside the
+    block run the model itself (``model(idx)``), not ``run_with_cache`` or the scores. For example::
 
         with ablated(model, [(1, 2)]):            # head 2 of layer 1 writes nothing
             logits, loss = model(idx, targets)
