@@ -288,3 +288,266 @@ def gpt_diagram(ax=None, *, title: str | None = "A GPT: every block reads the re
 
 
 __all__ += ["gpt_diagram"]
+
+
+# ---- notebook 11: scaling (how much data and compute) and parallel training ----------------------------------
+def scaling_curves(N, D, loss, floor: float | None = None, law=None, axes=None, *,
+                   title: str | None = "The sweep: validation loss against parameters, tokens and compute"):
+    """Three log-log panels of a scaling sweep: loss against N (one line per token budget D), against D (one
+    line per model size N) and against the compute 6ND. ``law``: an object with ``loss(N, D)`` (a fitted
+    ``nbutils.scaling.ScalingLaw``), drawn dashed; ``floor``: the entropy floor, drawn dotted. Returns the 3 axes."""
+    N, D, loss = _as_array(N), _as_array(D), _as_array(loss)
+    if axes is None:
+        _, axes = plt.subplots(1, 3, figsize=(15, 4.2), sharey=True)
+    colours = plt.get_cmap("viridis")
+    for ax, (x, group, group_name, unit) in zip(axes[:2], ((N, D, "D", "tokens"), (D, N, "N", "params"))):
+        values = np.unique(group)
+        for i, value in enumerate(values):
+            pick = np.argsort(x[group == value])
+            colour = colours(i / max(1, len(values) - 1))
+            xs, ys = x[group == value][pick], loss[group == value][pick]
+            ax.plot(xs, ys, "o-", color=colour, label=f"{group_name} = {value / 1e3:,.0f}k {unit}")
+            if law is not None and len(xs) > 1:
+                grid = np.geomspace(xs.min(), xs.max(), 50)
+                other = np.full_like(grid, value)
+                predicted = law.loss(grid, other) if group_name == "D" else law.loss(other, grid)
+                ax.plot(grid, predicted, "--", color=colour, lw=1)
+        ax.legend(fontsize=8)
+    C = 6 * N * D
+    sizes = np.unique(N)
+    for i, value in enumerate(sizes):
+        pick = N == value
+        axes[2].scatter(C[pick], loss[pick], color=colours(i / max(1, len(sizes) - 1)), label=f"N = {value / 1e3:,.0f}k")
+    axes[2].legend(fontsize=8)
+    for ax, label in zip(axes, ("N: non-embedding parameters", "D: training tokens", "C = 6ND: training FLOPs")):
+        ax.set_xscale("log")
+        ax.set_yscale("log")
+        ax.set_xlabel(label)
+        if floor is not None:
+            ax.axhline(floor, color="black", ls=":", lw=1.2)
+            ax.text(ax.get_xlim()[0], floor, " entropy floor", va="bottom", fontsize=8)
+    axes[0].set_ylabel("validation loss (nats/token)")
+    if title:
+        axes[0].figure.suptitle(title)
+    return axes
+
+
+def accuracy_against_loss(groups: Mapping[str, tuple], floor: float | None = None, ax=None, *,
+                          title: str | None = 'Does understanding follow loss? Answers to "Where is X?"'):
+    """Answer accuracy against validation loss, one series per entry of ``groups``: ``name -> (losses, right,
+    total)``, drawn with 95% Wilson intervals (``nbutils.metrics.wilson_interval``). Returns the axes."""
+    from nbutils.metrics import wilson_interval
+
+    ax = _new_axes(ax, (7, 4.2))
+    for (name, (losses, right, total)), marker in zip(groups.items(), "os^D"):
+        losses, right, total = _as_array(losses), _as_array(right), _as_array(total)
+        low, high = np.array([wilson_interval(int(r), int(t)) for r, t in zip(right, total)]).T / 100  # percent
+        share = right / total
+        ax.errorbar(losses, share, yerr=[share - low, high - share], fmt=marker, capsize=2, label=name)
+    if floor is not None:
+        ax.axvline(floor, color="black", ls=":", lw=1.2, label="entropy floor")
+    ax.set_xlabel("validation loss (nats/token)")
+    ax.set_ylabel("answerable questions right")
+    ax.invert_xaxis()
+    ax.legend(fontsize=8)
+    if title:
+        ax.set_title(title)
+    return ax
+
+
+def parallelism_diagram(axes=None, *, title: str | None = "Four ways to spread training over 4 GPUs"):
+    """What each of 4 devices holds in data parallelism (DDP), fully sharded data parallelism (FSDP), tensor
+    and pipeline parallelism: the model as 4 layers (rows), each device a column. Returns the 4 axes."""
+    from matplotlib.patches import Rectangle
+
+    if axes is None:
+        _, axes = plt.subplots(1, 4, figsize=(15, 3.6))
+    colours = ("#cfe3f7", "#fbd9b5", "#cdebc5", "#f6c9d3")
+    panels = (
+        ("DDP: full copy each,\nown quarter of the batch", lambda d, layer: (0.0, 1.0, "all")),
+        ("FSDP: each stores 1/4 of every\nlayer, gathers it to compute", lambda d, layer: (d / 4, 1 / 4, "1/4")),
+        ("tensor parallel: each computes\n1/4 of every matrix", lambda d, layer: (d / 4, 1 / 4, "1/4")),
+        ("pipeline: each computes\nwhole layers, in turn", lambda d, layer: (0.0, 1.0, "all") if layer == d else None),
+    )
+    for ax, (name, holds) in zip(axes, panels):
+        for device in range(4):
+            for layer in range(4):
+                x, y = device * 1.2, 3 - layer
+                ax.add_patch(Rectangle((x, y), 1.0, 0.8, fc="white", ec="#bbbbbb", lw=0.8))
+                part = holds(device, layer)
+                if part is not None:
+                    start, width, label = part
+                    ax.add_patch(Rectangle((x + start, y), width, 0.8, fc=colours[layer], ec="black", lw=0.8))
+            ax.text(device * 1.2 + 0.5, -0.35, f"GPU {device}", ha="center", fontsize=9)
+        for layer in range(4):
+            ax.text(-0.1, 3 - layer + 0.4, f"layer {layer}", ha="right", va="center", fontsize=8)
+        ax.set_xlim(-0.9, 4.8)
+        ax.set_ylim(-0.6, 4.0)
+        ax.axis("off")
+        ax.set_title(name, fontsize=10)
+    if title:
+        axes[0].figure.suptitle(title)
+    return axes
+
+
+__all__ += ["scaling_curves", "accuracy_against_loss", "parallelism_diagram"]
+
+
+# ---- notebook 10: induction heads --------------------------------------------------------------------------
+def head_scores_map(scores, *, title: str | None = None, ax=None, vmin: float | None = 0.0, vmax: float | None = None,
+                    cmap: str = "viridis", fmt: str = "{:.2f}", label: str = "score"):
+    """A layer x head table of one score as a heat map, every cell labelled with its number, with a colour bar.
+    ``scores``: (n_layer, n_head)."""
+    table = _as_array(scores)
+    if table.ndim != 2:
+        raise ValueError(f"head_scores_map expects a (n_layer, n_head) table, got shape {table.shape}")
+    n_layer, n_head = table.shape
+    ax = _new_axes(ax, (0.9 * n_head + 1.8, 0.7 * n_layer + 1.2))
+    high = float(np.nanmax(table)) if vmax is None else vmax
+    image = ax.imshow(table, cmap=cmap, vmin=vmin, vmax=high)
+    ax.set_xticks(range(n_head), [str(h) for h in range(n_head)])
+    ax.set_yticks(range(n_layer), [str(i) for i in range(n_layer)])
+    ax.set_xlabel("head")
+    ax.set_ylabel("layer")
+    middle = ((vmin if vmin is not None else float(np.nanmin(table))) + high) / 2
+    for i in range(n_layer):
+        for h in range(n_head):
+            ax.text(h, i, fmt.format(table[i, h]), ha="center", va="center", fontsize=8,
+                    color="black" if table[i, h] > middle else "white")
+    ax.figure.colorbar(image, ax=ax, shrink=0.8, label=label)
+    if title:
+        ax.set_title(title)
+    return ax
+
+
+def copy_losses(curves: dict, n: int, *, title: str | None = None, ax=None):
+    """Loss per position on a sequence of n random tokens followed by the same n again, one line per model.
+    ``curves``: {label: losses of length 2n - 1} (entry t is the loss of the token at position t + 1); a
+    dotted line marks where the second copy starts."""
+    ax = _new_axes(ax, (8, 4))
+    for label, losses in curves.items():
+        values = _as_array(losses)
+        ax.plot(np.arange(1, len(values) + 1), values, label=label)
+    ax.axvline(n, color="grey", linestyle=":", label="second copy starts")
+    ax.set_xlabel("position of the predicted token")
+    ax.set_ylabel("loss (nats)")
+    ax.legend(fontsize=8)
+    if title:
+        ax.set_title(title)
+    return ax
+
+
+def scores_over_training(tokens, series: dict, accuracy=None, *, title: str | None = None, ax=None):
+    """Several measures of a model against tokens read, on one plot: ``series`` {label: values} on the left
+    axis, ``accuracy`` (shares in [0, 1]) on a right-hand axis, one marker per checkpoint."""
+    ax = _new_axes(ax, (8, 4.2))
+    x = np.asarray(tokens, dtype=float) / 1e6
+    for label, values in series.items():
+        ax.plot(x, _as_array(values), marker="o", label=label)
+    ax.set_xlabel("tokens read (millions)")
+    ax.set_ylabel("score")
+    handles, labels = ax.get_legend_handles_labels()
+    if accuracy is not None:
+        right = ax.twinx()
+        line = right.plot(x, 100 * _as_array(accuracy), marker="s", color="black", linestyle="--",
+                          label="answers right (%, right axis)")
+        right.set_ylabel("answerable questions right (%)")
+        right.set_ylim(0, 100)
+        handles, labels = handles + line, labels + [line[0].get_label()]
+    ax.legend(handles, labels, fontsize=8, loc="center right")
+    if title:
+        ax.set_title(title)
+    return ax
+
+
+__all__ += ["head_scores_map", "copy_losses", "scores_over_training"]
+
+
+# ---- notebook 12: from the toy to the real thing --------------------------------------------------------------
+def variant_losses(curves: Mapping[str, Sequence], *, title: str | None = None, ax=None, figsize=(8, 4.5)):
+    """Validation loss against the step for architecture variants trained on the same data, one colour per
+    variant and one line per seed: ``curves`` maps a variant to a list of runs, each a list of (step, loss)."""
+    ax = _new_axes(ax, figsize)
+    colours = plt.rcParams["axes.prop_cycle"].by_key()["color"]
+    for k, (name, runs) in enumerate(curves.items()):
+        for j, run in enumerate(runs):
+            steps, losses = zip(*run)
+            ax.plot(steps, losses, color=colours[k % len(colours)], lw=1.5, alpha=0.9,
+                    linestyle="-" if j == 0 else "--", label=f"{name}" if j == 0 else None)
+    ax.set_xlabel("training step")
+    ax.set_ylabel("validation loss (nats/token)")
+    ax.set_title(title or "Variants on the same stories (solid: seed 0, dashed: seed 1)")
+    ax.legend()
+    ax.grid(alpha=0.3)
+    return ax
+
+
+def reliability_diagram(bins, *, title: str | None = None, ax=None, figsize=(5.5, 5)):
+    """Accuracy against mean confidence per confidence bin (``nbutils.calibration.Bin`` or dicts with low, high,
+    count, confidence, accuracy); the diagonal is perfect calibration, each bin is labelled with its count."""
+    ax = _new_axes(ax, figsize)
+    get = (lambda b, k: b[k]) if isinstance(bins[0], Mapping) else getattr
+    ax.plot([0, 1], [0, 1], color="grey", lw=1, linestyle="--", label="perfectly calibrated")
+    for b in bins:
+        low, high, n = get(b, "low"), get(b, "high"), get(b, "count")
+        if not n:
+            continue
+        acc = get(b, "accuracy")
+        ax.bar(low, acc, width=high - low, align="edge", color="#4c72b0", alpha=0.75, edgecolor="white")
+        ax.plot([get(b, "confidence")], [acc], "o", color="#dd8452")
+        ax.annotate(str(n), (low + (high - low) / 2, acc), ha="center", va="bottom", fontsize=8)
+    ax.plot([], [], "o", color="#dd8452", label="mean confidence of the bin")
+    ax.set_xlim(0, 1)
+    ax.set_ylim(0, 1.05)
+    ax.set_xlabel("confidence of the greedy answer")
+    ax.set_ylabel("share of answers right")
+    ax.set_title(title or "Reliability diagram (numbers: answers per bin)")
+    ax.legend(loc="upper left", fontsize=8)
+    return ax
+
+
+# ---- notebook 09: what the model knows about its world -------------------------------------------------------
+def probe_accuracy_by_layer(series: Mapping[str, Sequence[float]], *, title: str | None = None, ax=None,
+                            figsize=(6, 4), depth_labels: Sequence[str] | None = None):
+    """Probe accuracy (held-out, in [0, 1]) against depth, one line per series ("final model", "untrained",
+    "control task", "majority class", ...). Depth 0 is the embeddings, depth i the stream after block i."""
+    ax = _new_axes(ax, figsize)
+    n = 0
+    for name, values in series.items():
+        values = _as_array(values)
+        n = max(n, len(values))
+        dashed = any(word in name for word in ("control", "majority", "untrained"))
+        ax.plot(range(len(values)), values, marker="o", linestyle="--" if dashed else "-", label=name)
+    labels = list(depth_labels) if depth_labels is not None else ["embed"] + [f"block {i}" for i in range(n - 1)]
+    ax.set_xticks(range(n), labels[:n])
+    ax.set_ylim(0, 1)
+    ax.set_xlabel("depth in the residual stream")
+    ax.set_ylabel("held-out accuracy")
+    ax.grid(alpha=0.3)
+    ax.legend(fontsize=8)
+    if title:
+        ax.set_title(title)
+    return ax
+
+
+def patching_heatmap(grid, row_labels: Sequence[str], col_labels: Sequence[str], *, title: str | None = None,
+                     ax=None, figsize=(9, 3.5), vmin: float = -0.2, vmax: float = 1.0, annotate: bool = False,
+                     xlabel: str = "patched position", colorbar_label: str = "patch effect (0 corrupt, 1 clean)"):
+    """A (depth x position) map of activation-patching effects (``nbutils.patching``), with a colour bar."""
+    ax = _new_axes(ax, figsize)
+    values = _as_array(grid)
+    image = ax.imshow(np.ma.masked_invalid(values), aspect="auto", cmap="viridis", vmin=vmin, vmax=vmax)
+    ax.set_yticks(range(len(row_labels)), list(row_labels))
+    ax.set_xticks(range(len(col_labels)), [visible(c) for c in col_labels], rotation=90, fontsize=8)
+    ax.set_xlabel(xlabel)
+    ax.set_ylabel("patched depth")
+    if annotate:
+        for i in range(values.shape[0]):
+            for j in range(values.shape[1]):
+                if np.isfinite(values[i, j]):
+                    ax.text(j, i, f"{values[i, j]:.2f}", ha="center", va="center", fontsize=7,
+                            color="white" if values[i, j] < 0.6 else "black")
+    ax.figure.colorbar(image, ax=ax, label=colorbar_label)
+    if title:
+        ax.set_title(title)
+    return ax
