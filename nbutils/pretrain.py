@@ -1,12 +1,22 @@
-"""The course's pretrained model: its recipe, the training run behind it, and the function that loads it.
+"""The course's pretrained models: the small recipe, the training run behind it, and the function that loads them.
 
-Training a GPT well takes minutes, too long to wait for in every notebook. So the package ships one
-model, trained once on the toy world's corpus, and later notebooks load it in a second::
+Training a GPT well takes minutes, too long to wait for in every notebook. So the package ships two
+pretrained models, and notebooks load them in a second:
 
-    >>> from nbutils.pretrain import load_course_model          # doctest: +SKIP
-    >>> model, tokenizer, info = load_course_model()            # doctest: +SKIP
+- ``WORLD_MODEL`` (``nbutils/assets/world_model/``): the model notebooks 05-08 and later build on, 4 layers
+  x 128, context 256, trained on 24.6M tokens of fresh stories by ``python -m nbutils.recipes.world_model``
+  (about an hour); its folder also holds ``record.json`` (the run, judged against the world's truth) and
+  snapshots. ``load_course_model(path=WORLD_MODEL)``.
+- ``DEFAULT_OUT`` (``nbutils/assets/course_model/``): the small 4-minute model of this module's recipe
+  (context 128, 4.9M tokens of ``default_corpus()``), which notebooks 03-04 load and notebook 05 retraces.
+  ``load_course_model()``.
 
-Anyone can re-train it (219 s on this project's idle 2-core CPU, measured) and get the same model; the
+    >>> from nbutils.pretrain import WORLD_MODEL, load_course_model   # doctest: +SKIP
+    >>> model, tokenizer, info = load_course_model(path=WORLD_MODEL)  # doctest: +SKIP
+
+Both use the same 1024-id tokenizer (``course_tokenizer``; the two ``tokenizer.json`` files are identical).
+
+Anyone can re-train the small one (219 s on this project's idle 2-core CPU, measured) and get the same model; the
 command lives in :mod:`nbutils.recipes.pretrain` (it also writes the training log and the README)::
 
     python -m nbutils.recipes.pretrain                      # writes nbutils/assets/course_model/
@@ -43,12 +53,14 @@ from nbutils.device import device_of
 from nbutils.validate import require_int
 
 __all__ = [
-    "DEFAULT_OUT", "DEFAULT_STEPS", "VOCAB_SIZE", "BATCH_SIZE", "LOG_FILE", "course_tokenizer",
+    "DEFAULT_OUT", "WORLD_MODEL", "DEFAULT_STEPS", "VOCAB_SIZE", "BATCH_SIZE", "LOG_FILE", "course_tokenizer",
     "course_model_config", "course_train_config", "CourseRun", "train_course_model", "validation_loss",
     "load_course_model", "segment_starts", "sliding_window_losses",
 ]
 
 DEFAULT_OUT = Path(__file__).resolve().parent / "assets" / "course_model"
+WORLD_MODEL = Path(__file__).resolve().parent / "assets" / "world_model"
+RECORD_FILE = "record.json"
 DEFAULT_STEPS = 1200
 VOCAB_SIZE = 1024
 BATCH_SIZE = 32
@@ -265,12 +277,16 @@ def train_course_model(steps: int = DEFAULT_STEPS, device: str = "auto", seed: i
 
 # ----------------------------------------------------------------------------------------- loading
 def load_course_model(device: str | torch.device | None = None, path: str | Path | None = None):
-    """Load the shipped course model: returns ``(model, tokenizer, info)``.
+    """Load a pretrained course model: returns ``(model, tokenizer, info)``.
 
+    ``path``: None loads the small course model (``DEFAULT_OUT``); ``WORLD_MODEL`` the world model of
+    notebooks 05-08 (or one of its ``snapshots/step_*`` folders); any other folder written by
+    ``python -m nbutils.recipes.pretrain --out PATH`` or ``nbutils.recipes.world_model``.
     The model is in eval mode on ``device`` (None: ``nbutils.device.pick_device()``). ``info`` is a dict
-    with ``"history"`` (a ``nbutils.train.History``), ``"log"`` (everything ``training_log.json`` holds:
-    losses, entropy floor, times, configs), ``"train_config"``, ``"step"`` and ``"path"``.
-    ``path`` loads another folder written by ``python -m nbutils.recipes.pretrain --out PATH``.
+    with ``"history"`` (a ``nbutils.train.History``), ``"log"`` (what ``training_log.json`` holds, {} if the
+    folder has none: losses, entropy floor, times, configs), ``"record"`` (what ``record.json`` holds, {} if
+    none: the world model's run judged against the truth), ``"val_loss_per_token"`` (the final validation
+    loss either file states, or None), ``"train_config"``, ``"step"`` and ``"path"``.
     """
     from nbutils.checkpoint import load_checkpoint
     from nbutils.device import pick_device
@@ -285,10 +301,15 @@ def load_course_model(device: str | torch.device | None = None, path: str | Path
     checkpoint = load_checkpoint(folder, map_location=target)
     log_file = folder / LOG_FILE
     log = json.loads(log_file.read_text(encoding="utf-8")) if log_file.is_file() else {}
+    record_file = folder / RECORD_FILE
+    record = json.loads(record_file.read_text(encoding="utf-8")) if record_file.is_file() else {}
+    val_loss = log.get("final_val_loss_per_token")
+    if val_loss is None and record.get("points"):
+        val_loss = record["points"][-1]["val_loss"]
     history = History.from_dict(checkpoint.history) if checkpoint.history else History()
     model = checkpoint.model.eval()
-    info = {"history": history, "log": log, "train_config": checkpoint.train_config, "step": checkpoint.step,
-            "path": folder}
+    info = {"history": history, "log": log, "record": record, "val_loss_per_token": val_loss,
+            "train_config": checkpoint.train_config, "step": checkpoint.step, "path": folder}
     return model, checkpoint.tokenizer, info
 
 

@@ -152,3 +152,21 @@ def test_shipped_model_loads_and_matches_the_course_tokenizer(fresh_tokenizer, v
     loss = reference_loss(model, val_ids, 8)
     assert abs(loss - log["final_val_loss_per_token"]) < 0.3
     assert log["final_val_loss_per_token"] < 0.8 * log["history"]["val_loss"][0], "the model has not learned"
+
+
+def test_world_model_loads_with_its_record(fresh_tokenizer, val_ids):
+    from nbutils.pretrain import WORLD_MODEL
+
+    model, tokenizer, info = load_course_model(device="cpu", path=WORLD_MODEL)
+    assert not model.training and model.config.context_length == 256 and model.config.vocab_size == 1024
+    # the same tokenizer as the small course model, byte for byte, and as the course tokenizer trained afresh
+    assert (WORLD_MODEL / "tokenizer.json").read_bytes() == (DEFAULT_OUT / "tokenizer.json").read_bytes()
+    assert tokenizer.merges == fresh_tokenizer.merges
+    assert info["log"] == {} and info["record"]["points"][-1]["step"] == info["step"]
+    assert info["val_loss_per_token"] == info["record"]["points"][-1]["val_loss"]
+    # the record's loss is on whole stories; consecutive windows that start anywhere cost this model more
+    loss = reference_loss(model, val_ids, 8)
+    assert info["val_loss_per_token"] < loss < info["val_loss_per_token"] + 0.5
+    small, _, small_info = load_course_model(device="cpu")
+    assert small.config.context_length == 128 and small_info["record"] == {}
+    assert small_info["val_loss_per_token"] == small_info["log"]["final_val_loss_per_token"]

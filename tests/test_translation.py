@@ -25,7 +25,7 @@ from nbutils.tasks.translation import (
 from nbutils.world import translation_dataset
 from nbutils.world.french import Pair
 
-COURSE_MODEL = DEFAULT_OUT.parent / "course_model"
+WORLD_MODEL = DEFAULT_OUT.parent / "world_model"  # the base model the command fine-tunes
 
 
 @pytest.fixture(scope="module", autouse=True)
@@ -203,7 +203,7 @@ def test_translation_stops_at_the_context(tokenizer):
 
 
 # ------------------------------------------------------------------------- the command and the stored files
-@pytest.mark.skipif(not (COURSE_MODEL / "checkpoint.json").is_file(), reason="the course model is not trained yet")
+@pytest.mark.skipif(not (WORLD_MODEL / "checkpoint.json").is_file(), reason="the world model is not trained yet")
 def test_quick_command(tmp_path, capsys):
     out, results = tmp_path / "model", tmp_path / "results.json"
     assert main(["--quick", "--out", str(out), "--results", str(results), "--device", "cpu"]) == 0
@@ -213,7 +213,8 @@ def test_quick_command(tmp_path, capsys):
         assert set(report[run]["test"]) >= {"all", "seen", "unseen", "by_kind", "successes", "errors"}
         assert report[run]["test"]["all"]["n"] == 8
     model, tokenizer = load_translation_model(out, device="cpu")
-    assert model.config.context_length == 128 and tokenizer.vocab_size == 1024
+    assert model.config.context_length == 256 and tokenizer.vocab_size == 1024
+    assert report["base_model"]["folder"] == "world_model"
     assert not (out / "training_state.safetensors").exists()  # no optimiser state
     assert "wall time" in capsys.readouterr().out
 
@@ -231,7 +232,8 @@ def test_stored_results_and_model():
         test = report[run]["test"]
         assert test["all"]["n"] == report["data"]["test"] == test["seen"]["n"] + test["unseen"]["n"]
         assert 0 <= test["all"]["exact_match"] <= 100 and 0 <= test["all"]["chrf"] <= 100
-    assert report["tokens"]["example_tokens_max"] <= 129
+    assert report["tokens"]["example_tokens_max"] <= 257
+    assert report["base_model"]["folder"] == "world_model"
     size = sum(f.stat().st_size for f in DEFAULT_OUT.iterdir())
     assert size <= 4.5e6
     model, tokenizer = load_translation_model(device="cpu")

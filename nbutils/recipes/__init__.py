@@ -1,12 +1,13 @@
 """The commands behind the course's stored results, one module each (``python -m nbutils.recipes.<name>``).
 
 - ``world_model``: the course model that knows its world: fresh stories, windows from a story's start, and a
-  record of loss and world-question answers at many points of training (``nbutils/assets/world_model/``).
-- ``pretrain``: the shipped course model (``nbutils/assets/course_model/``; the recipe's pieces are in
-  :mod:`nbutils.pretrain`).
-- ``window_eval``: the course model's validation loss with and without story resets
+  record of loss and world-question answers at many points of training (``nbutils/assets/world_model/``); the
+  model notebooks 05-08 load (``load_course_model(path=WORLD_MODEL)``).
+- ``pretrain``: the small 4-minute course model (``nbutils/assets/course_model/``, notebooks 03-04; the recipe's
+  pieces are in :mod:`nbutils.pretrain`).
+- ``window_eval``: the world model's validation loss with and without story resets
   (``nbutils/assets/window_eval.json``, notebook 05).
-- ``sample_quality``: the course model's samples at several temperatures and top-p values, scored against the
+- ``sample_quality``: the world model's samples at several temperatures and top-p values, scored against the
   true process (``nbutils/assets/sample_quality.json``, notebook 06).
 - ``sentiment_curves``: learning curves of sentiment classifiers against the number of labelled reviews
   (``nbutils/assets/sentiment_curves.json``, notebook 07).

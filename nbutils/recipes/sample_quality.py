@@ -1,10 +1,10 @@
-"""Quality and diversity of the course model's samples, measured against the true process.
+"""Quality and diversity of the world model's samples, measured against the true process.
 
     python -m nbutils.recipes.sample_quality          # writes nbutils/assets/sample_quality.json
     python -m nbutils.recipes.sample_quality --samples 48 --out FILE
 
 For each decoding setting (a temperature sweep without filters, and a top-p sweep at temperature 1) the
-shipped course model writes ``--samples`` stories, each starting after a blank line (the separator between
+world model (``--model DIR``: another checkpoint) writes ``--samples`` stories, each starting after a blank line (the separator between
 two stories: the model begins a new story) and ending at the next blank line, or after ``MAX_NEW_TOKENS``
 tokens (then it "did not finish"). ``nbutils.world.score_story`` then gives each finished story its exact
 probability under the generator that wrote the training stories:
@@ -24,8 +24,8 @@ probability under the generator that wrote the training stories:
 fraction).
 
 Every setting uses its own seeded ``torch.Generator`` (seed 0), on the CPU, so the command writes the same
-file on any machine, up to rare differences in the last digits of a probability. It took 610 s
-(measured) on a 2-core CPU. Notebook ``06_generation`` loads the result (``load_results``) and uses ``valid_prefix_chars``.
+file on any machine, up to rare differences in the last digits of a probability. It took 1056 s
+with the world model (measured, one thread of a 2-core CPU that other jobs kept busy). Notebook ``06_generation`` loads the result (``load_results``) and uses ``valid_prefix_chars``.
 """
 
 from __future__ import annotations
@@ -112,14 +112,16 @@ def valid_prefix_chars(text: str) -> int:
     return cuts[lo - 1] if lo else 0
 
 
-def run(n_samples: int) -> dict:
-    """Sample and score ``n_samples`` stories for every setting of ``SETTINGS``; returns what the JSON holds."""
-    from nbutils.pretrain import load_course_model
+def run(n_samples: int, model_path: str | Path | None = None) -> dict:
+    """Sample and score ``n_samples`` stories for every setting of ``SETTINGS`` with a pretrained model (None:
+    the world model, ``nbutils.pretrain.WORLD_MODEL``); returns what the JSON holds."""
+    from nbutils.pretrain import WORLD_MODEL, load_course_model
     from nbutils.world import STORY_SEPARATOR, default_corpus, score_story
 
     started = time.perf_counter()
     torch.set_num_threads(max(1, torch.get_num_threads()))
-    model, tok, _ = load_course_model("cpu")
+    folder = Path(model_path) if model_path is not None else WORLD_MODEL
+    model, tok, info = load_course_model("cpu", path=folder)
     separator = tok.encode(STORY_SEPARATOR)
     floor = default_corpus(0).entropy_floor("val").nats_per_char
     settings = []
@@ -169,8 +171,10 @@ def run(n_samples: int) -> dict:
         })
         print(json.dumps({k: v for k, v in settings[-1].items() if k != "example"}), flush=True)
     return {
-        "command": "python -m nbutils.recipes.sample_quality" + ("" if n_samples == 48 else f" --samples {n_samples}"),
-        "model": "the shipped course model (nbutils/assets/course_model), on the CPU",
+        "command": ("python -m nbutils.recipes.sample_quality" + ("" if n_samples == 48 else f" --samples {n_samples}")
+                    + ("" if model_path is None else f" --model {model_path}")),
+        "model": (f"the world model (nbutils/assets/world_model), step {info['step']}, on the CPU" if model_path is None
+                  else f"{folder} (step {info['step']}), on the CPU"),
         "prompt": "the story separator (a blank line), so every sample is a new story",
         "max_new_tokens": MAX_NEW_TOKENS,
         "seed": 0,
@@ -191,10 +195,12 @@ def main(argv: Sequence[str] | None = None) -> int:
                                      description=__doc__.split("\n")[0])
     parser.add_argument("--samples", type=int, default=48, help="stories per setting (default 48)")
     parser.add_argument("--out", type=Path, default=OUT)
+    parser.add_argument("--model", type=Path, default=None,
+                        help="a pretrained checkpoint folder (default: nbutils/assets/world_model)")
     args = parser.parse_args(argv)
     if args.samples < 1:
         parser.error(f"--samples must be at least 1, got {args.samples}")
-    write_json(args.out, run(args.samples))
+    write_json(args.out, run(args.samples, args.model))
     return 0
 
 

@@ -8,9 +8,9 @@ trains four classifiers on the same balanced random subset and measures their ac
 (1000 reviews, the training constructions) and on the hard set (500 reviews, constructions never seen in
 training):
 
-- ``finetune``     the pretrained course model with a classification head, every weight fine-tuned;
+- ``finetune``     the pretrained world model (``nbutils.pretrain.WORLD_MODEL``) with a classification head, every weight fine-tuned;
 - ``scratch``      the same architecture with random initial weights, trained on the labelled reviews only;
-- ``frozen``       the pretrained course model, body frozen: only a linear head learns. With a frozen body
+- ``frozen``       the pretrained world model, body frozen: only a linear head learns. With a frozen body
                    the last-token features never change, so they are computed once and a linear head on
                    them is fitted to convergence (logistic regression, L-BFGS), once per L2 penalty of
                    ``FROZEN_L2_GRID``; the penalty with the best accuracy on the validation split (500
@@ -201,9 +201,10 @@ def run_curves(model, tokenizer, data=None, sizes: Sequence[int] = SIZES, method
 
 # ----------------------------------------------------------------------------------------- the stored result
 def weights_sha256(folder: str | Path | None = None) -> str:
-    """The SHA-256 of a checkpoint's ``model.safetensors`` (default: the shipped course model). The stored
-    curves record it, so one can tell whether they were measured on the model that ships now."""
-    from nbutils.pretrain import DEFAULT_OUT as MODEL_FOLDER
+    """The SHA-256 of a checkpoint's ``model.safetensors`` (default: the world model, which the command
+    fine-tunes). The stored curves record it, so one can tell whether they were measured on the model that
+    ships now."""
+    from nbutils.pretrain import WORLD_MODEL as MODEL_FOLDER
 
     file = Path(folder if folder is not None else MODEL_FOLDER) / "model.safetensors"
     return hashlib.sha256(file.read_bytes()).hexdigest()
@@ -307,8 +308,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument("--threads", type=int, default=None,
                         help="torch CPU threads (default: torch's choice; 1 is faster on a busy machine)")
     parser.add_argument("--model", type=Path, default=None,
-                        help="a checkpoint folder written by `python -m nbutils.recipes.pretrain --out DIR` "
-                             "(default: the shipped course model)")
+                        help="a pretrained checkpoint folder (default: the world model, nbutils/assets/world_model)")
     args = parser.parse_args(argv)
     if args.max_seeds < 1:
         parser.error("--max-seeds must be at least 1")
@@ -318,11 +318,11 @@ def main(argv: Sequence[str] | None = None) -> int:
         torch.set_num_threads(args.threads)
 
     import nbutils
-    from nbutils.pretrain import load_course_model
+    from nbutils.pretrain import WORLD_MODEL, load_course_model
 
     started = time.perf_counter()
     model, tokenizer, info = load_course_model(device=None if args.device == "auto" else args.device,
-                                               path=args.model)
+                                               path=args.model if args.model is not None else WORLD_MODEL)
     device = device_of(model)
     result = run_curves(model, tokenizer, sizes=args.sizes, max_seeds=args.max_seeds, device=device)
     command = COMMAND
@@ -332,15 +332,14 @@ def main(argv: Sequence[str] | None = None) -> int:
         command += f" --max-seeds {args.max_seeds}"
     if args.threads is not None:
         command += f" --threads {args.threads}"
-    log = info.get("log", {})
     output = {
         "command": command,
         "wall_seconds": round(time.perf_counter() - started, 1),
         "device": str(device),
         "threads": torch.get_num_threads(),
         "versions": {"nbutils": nbutils.__version__, **versions()},
-        "checkpoint": {"folder": "the shipped course model" if args.model is None else "another (--model)",
-                       "step": info.get("step"), "val_loss_per_token": log.get("final_val_loss_per_token"),
+        "checkpoint": {"folder": "the world model (nbutils/assets/world_model)" if args.model is None else "another (--model)",
+                       "step": info.get("step"), "val_loss_per_token": info.get("val_loss_per_token"),
                        "weights_sha256": weights_sha256(info["path"])},
         "dataset": "sentiment_dataset(seed=0): 4000 train, 1000 test, 500 hard",
         "methods": METHODS,

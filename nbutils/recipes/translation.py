@@ -3,7 +3,7 @@
     python -m nbutils.recipes.translation                      # 9 minutes on a 2-core CPU (see below)
     python -m nbutils.recipes.translation --quick --out DIR --results FILE   # a few steps, to check the pipeline
 
-It fine-tunes the shipped course model (``nbutils.pretrain.load_course_model``) for longer than a notebook can
+It fine-tunes the world model (``load_course_model(path=nbutils.pretrain.WORLD_MODEL)``) for longer than a notebook can
 (``nbutils.tasks.translation.finetune_translation``), trains the same architecture from random weights for as
 many steps (what does pretraining on English bring?), and writes the fine-tuned checkpoint (weights, config,
 tokenizer, loss history; no optimiser state) to ``nbutils/assets/translation_model/`` and the results of both
@@ -170,16 +170,16 @@ def run_experiment(out: str | Path | None = DEFAULT_OUT, results: str | Path | N
                    steps: int = DEFAULT_STEPS, batch_size: int = DEFAULT_BATCH_SIZE, lr: float = DEFAULT_LR,
                    seed: int = 0, device: str = "auto", baseline: bool = True, quick: bool = False,
                    base_model: str | Path | None = None, verbose: bool = True) -> dict[str, Any]:
-    """Fine-tune the course model, train a from-scratch baseline, evaluate both; returns the results dict.
+    """Fine-tune the world model, train a from-scratch baseline, evaluate both; returns the results dict.
 
     ``out``: folder for the fine-tuned checkpoint (None: not saved); ``results``: the JSON file (None: not
     written). ``quick``: a handful of steps on a few pairs, to check the pipeline in seconds.
-    ``base_model``: another pretrained folder instead of the shipped course model.
+    ``base_model``: a pretrained folder (None: the world model, ``nbutils.pretrain.WORLD_MODEL``).
     """
     from nbutils.checkpoint import save_checkpoint
     from nbutils.device import pick_device, seed_everything
     from nbutils.model import GPT
-    from nbutils.pretrain import load_course_model
+    from nbutils.pretrain import WORLD_MODEL, load_course_model
     from nbutils.world import translation_dataset
 
     started = time.perf_counter()
@@ -192,7 +192,7 @@ def run_experiment(out: str | Path | None = DEFAULT_OUT, results: str | Path | N
         data = TranslationData(data.seed, data.train[:64], data.val[:8], data.test[:8], data.held_out)
         steps, batch_size, n_val = min(steps, 4), min(batch_size, 8), 8
     max_new_tokens = 8 if quick else 64
-    model, tokenizer, info = load_course_model(device=target, path=base_model)
+    model, tokenizer, info = load_course_model(device=target, path=base_model if base_model is not None else WORLD_MODEL)
     tokens = _token_counts(tokenizer, data.train + data.val + data.test)
     if tokens["example_tokens_max"] > model.config.context_length + 1:
         raise ValueError(f"the longest example has {tokens['example_tokens_max']} tokens; the model reads "
@@ -215,7 +215,7 @@ def run_experiment(out: str | Path | None = DEFAULT_OUT, results: str | Path | N
         "data": {"train": len(data.train), "val": len(data.val), "test": len(data.test),
                  "test_unseen": sum(p.unseen for p in data.test)},
         "tokens": tokens,
-        "base_model": {"step": info["step"], "final_val_loss_per_token": info["log"].get("final_val_loss_per_token"),
+        "base_model": {"step": info["step"], "folder": info["path"].name, "final_val_loss_per_token": info["val_loss_per_token"],
                        "quick": info["log"].get("quick"), "weights_sha256": _weights_sha256(info["path"])},
         "finetuned": finetuned,
     }
@@ -293,7 +293,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--device", default="auto", choices=["auto", "cpu", "cuda", "mps"])
     parser.add_argument("--base-model", type=Path, default=None,
-                        help="a pretrained checkpoint folder instead of the shipped course model")
+                        help="a pretrained checkpoint folder (default: the world model, nbutils/assets/world_model)")
     parser.add_argument("--no-baseline", action="store_true", help="skip the from-scratch baseline")
     parser.add_argument("--quick", action="store_true", help="a few steps on a few pairs (needs --out and --results)")
     parser.add_argument("--merge", type=Path, nargs="+", default=None, metavar="FILE",
