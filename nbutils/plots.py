@@ -343,7 +343,7 @@ def accuracy_against_loss(groups: Mapping[str, tuple], floor: float | None = Non
         losses, right, total = _as_array(losses), _as_array(right), _as_array(total)
         low, high = np.array([wilson_interval(int(r), int(t)) for r, t in zip(right, total)]).T / 100  # percent
         share = right / total
-        ax.errorbar(losses, share, yerr=[share - low, high - share], fmt=marker, capsize=2, label=name)
+        ax.errorbar(losses, share, yerr=[np.maximum(0, share - low), np.maximum(0, high - share)], fmt=marker, capsize=2, label=name)
     if floor is not None:
         ax.axvline(floor, color="black", ls=":", lw=1.2, label="entropy floor")
     ax.set_xlabel("validation loss (nats/token)")
