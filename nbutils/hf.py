@@ -10,7 +10,8 @@ fit ``transformers.GPT2LMHeadModel`` one to one, with three things to get right:
    ``torch.nn.Linear``'s (out, in), so every projection matrix is transposed on the way;
 3. **GELU**: the course uses the exact GELU (``torch.nn.GELU()``, with erf), GPT-2 the tanh approximation
    (``activation_function="gelu_new"``). The converted config sets ``activation_function="gelu"``, the exact
-   one, so that the logits agree to float rounding (with ``gelu_new`` the world model's logits would differ by about 1e-2).
+   one, so that the logits agree to float rounding (with ``gelu_new`` the world model's logits would differ by
+   about 1e-2).
 
 ``to_hf(model)`` and ``from_hf(hf_model)`` convert the models; ``save_hf_tokenizer(tokenizer, folder)`` writes
 the course's byte-level BPE tokenizer as GPT-2's two files (``vocab.json``, ``merges.txt``), which
@@ -161,7 +162,9 @@ def from_hf(hf_model) -> GPT:
                 for k, v in state.items() if k in expected and v.shape != expected[k].shape]
     missing = sorted(set(expected) - set(state))
     if problems or missing:
-        raise ValueError("the weights do not fit the course GPT: " + "; ".join(problems[:8] + [f"missing {missing}"] * bool(missing)))
+        if missing:
+            problems.append(f"missing {missing}")
+        raise ValueError("the weights do not fit the course GPT: " + "; ".join(problems[:8]))
     ours.load_state_dict(state)
     return ours.eval()
 

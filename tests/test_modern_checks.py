@@ -41,7 +41,9 @@ def test_rms_hints(wrong, hint):
 def test_bin_hints():
     def inclusive(c, r, low, high):
         inside = [(a, b) for a, b in zip(c, r) if low <= a <= high]
-        return (len(inside), sum(a for a, _ in inside) / len(inside), sum(b for _, b in inside) / len(inside)) if inside else (0, math.nan, math.nan)
+        if not inside:
+            return 0, math.nan, math.nan
+        return len(inside), sum(a for a, _ in inside) / len(inside), sum(b for _, b in inside) / len(inside)
 
     with pytest.raises(CheckFailed, match=r"\[low, high\)"):
         check_calibration_bin(inclusive)

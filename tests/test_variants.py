@@ -162,6 +162,7 @@ def test_default_forward_is_gpt2s():
             y = (att.softmax(-1) @ v).transpose(1, 2).reshape(1, 9, 16)
             x = x + y @ block.attn.c_proj.weight.T + block.attn.c_proj.bias
             h = F.layer_norm(x, (16,), block.ln_2.weight, block.ln_2.bias)
-            x = x + F.gelu(h @ block.mlp.c_fc.weight.T + block.mlp.c_fc.bias) @ block.mlp.c_proj.weight.T + block.mlp.c_proj.bias
+            hidden = F.gelu(h @ block.mlp.c_fc.weight.T + block.mlp.c_fc.bias)
+            x = x + hidden @ block.mlp.c_proj.weight.T + block.mlp.c_proj.bias
         logits = F.layer_norm(x, (16,), model.ln_f.weight, model.ln_f.bias) @ model.wte.weight.T
         torch.testing.assert_close(model(idx)[0], logits, atol=1e-5, rtol=1e-5)

@@ -57,11 +57,13 @@ def _diagnose_rms(case: Case, got: Any, expected: torch.Tensor) -> str | None:
         "without centring it": F.layer_norm(x, x.shape[-1:], weight, None, eps),
         "the weight is missing: multiply the normalised x by `weight` (one learned scale per dimension)":
             rms_norm(x, torch.ones_like(weight), eps),
-        "eps goes inside the square root, added to the mean of the squares": x / (x.pow(2).mean(-1, keepdim=True).sqrt() + eps) * weight,
+        "eps goes inside the square root, added to the mean of the squares":
+            x / (x.pow(2).mean(-1, keepdim=True).sqrt() + eps) * weight,
         "take the mean of the squares over the last dimension (one number per position), not over the whole tensor":
             x * torch.rsqrt(x.pow(2).mean() + eps) * weight,
         "use the mean of the squares, not their sum": x * torch.rsqrt(x.pow(2).sum(-1, keepdim=True) + eps) * weight,
-        "divide by the root mean square (x / rms), do not multiply by it": x * torch.sqrt(x.pow(2).mean(-1, keepdim=True) + eps) * weight,
+        "divide by the root mean square (x / rms), do not multiply by it":
+            x * torch.sqrt(x.pow(2).mean(-1, keepdim=True) + eps) * weight,
     }
     for hint, wrong in candidates.items():
         if torch.allclose(got.double(), wrong.double(), atol=1e-5, rtol=1e-4):
