@@ -140,8 +140,9 @@ _WHY = {
                         "ln V nats): it has no circuit to look back with, so a repeat does not help"),
     "bigram model": ("a bigram model sees only the current token, and the second copy is made of exactly the same "
                      "pairs (token, next token) as the first: the same losses, whatever came before"),
-    "course model": ("read the measured numbers: the course model's loss on the second copy, against the "
-                     "first copy and against the same positions without any repeat"),
+    "course model": ("it gets worse, not better: on random text it never saw, the course model's loss grows with "
+                     "the position, repeated or not; the control below (random tokens that never repeat) "
+                     "separates that from the effect of the repeat"),
     "hand-built induction model": ("the hand-built model's layer-1 head looks at the token after the earlier "
                                    "occurrence of the current token and copies it: in the second copy it knows "
                                    "the answer"),
