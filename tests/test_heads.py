@@ -219,3 +219,34 @@ def test_recall_is_prefix_matching_on_repeats(planted, repeats, model):
     idx = torch.tensor([[5, 6, 7, 6]])
     maps = torch.stack(model.attention_maps(idx))
     assert torch.allclose(recall_scores(model, idx), maps[:, 0, :, 2, 1], atol=1e-6)
+
+
+def test_checks_accept_the_reference_and_explain_a_slip(capsys):
+    from nbutils.checks.core import CheckFailed
+    from nbutils.checks.heads import check_ablate_head, check_prefix_matching, check_second_copy_prediction
+    from nbutils.heads import prefix_matching_from_pattern
+
+    check_prefix_matching(prefix_matching_from_pattern)
+
+    def duplicate(pattern, n):          # looks at the earlier token itself, not the one after it
+        j = torch.arange(n)
+        return float(pattern[n + j, j].mean())
+
+    with pytest.raises(CheckFailed, match="j \\+ 1"):
+        check_prefix_matching(duplicate)
+
+    def by_hook(model, idx, layer, head):
+        def hook(x, name):
+            x = x.clone()
+            x[:, head] = 0.0
+            return x
+        with torch.no_grad(), model.hooked({f"blocks.{layer}.head_out": hook}):
+            return model(idx)[0]
+
+    check_ablate_head(by_hook)
+    with pytest.raises(CheckFailed, match="returns None only looks"):
+        check_ablate_head(lambda model, idx, layer, head: model(idx)[0])
+    guess = lambda: {"untrained model": "about the same", "bigram model": "higher"}   # noqa: E731
+    check_second_copy_prediction(guess, {"untrained model": (6.9, 6.9), "bigram model": (7.1, 7.1)})
+    out = capsys.readouterr().out
+    assert "1 of 2 right" in out and "same pairs" in out
