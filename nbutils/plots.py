@@ -306,7 +306,8 @@ def scaling_curves(N, D, loss, floor: float | None = None, law=None, axes=None, 
             pick = np.argsort(x[group == value])
             colour = colours(i / max(1, len(values) - 1))
             xs, ys = x[group == value][pick], loss[group == value][pick]
-            ax.plot(xs, ys, "o-", color=colour, label=f"{group_name} = {value / 1e3:,.0f}k {unit}")
+            amount = f"{value / 1e6:.2g}M" if value >= 1e6 else f"{value / 1e3:.3g}k"
+            ax.plot(xs, ys, "o-", color=colour, label=f"{group_name} = {amount} {unit}")
             if law is not None and len(xs) > 1:
                 grid = np.geomspace(xs.min(), xs.max(), 50)
                 other = np.full_like(grid, value)
@@ -319,10 +320,15 @@ def scaling_curves(N, D, loss, floor: float | None = None, law=None, axes=None, 
         pick = N == value
         axes[2].scatter(C[pick], loss[pick], color=colours(i / max(1, len(sizes) - 1)), label=f"N = {value / 1e3:,.0f}k")
     axes[2].legend(fontsize=8)
+    from matplotlib.ticker import NullFormatter, ScalarFormatter
+
     for ax, label in zip(axes, ("N: non-embedding parameters", "D: training tokens", "C = 6ND: training FLOPs")):
         ax.set_xscale("log")
         ax.set_yscale("log")
         ax.set_xlabel(label)
+        ax.xaxis.set_minor_formatter(NullFormatter())  # only the powers of ten, no crowded minor labels
+        ax.yaxis.set_major_formatter(ScalarFormatter())
+        ax.yaxis.set_minor_formatter(ScalarFormatter())
         if floor is not None:
             ax.axhline(floor, color="black", ls=":", lw=1.2)
             ax.text(ax.get_xlim()[0], floor, " entropy floor", va="bottom", fontsize=8)
