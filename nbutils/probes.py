@@ -39,7 +39,8 @@ import torch.nn.functional as F
 from nbutils.validate import require_float, require_int
 
 __all__ = ["Probe", "fit_linear_probe", "fit_mlp_probe", "control_labels", "majority_accuracy", "ProbeReport",
-           "probe_with_controls"]
+           "probe_with_controls", "location_classes", "location_label", "ProbeRow", "world_probe_rows",
+           "residual_features", "choose_l2"]
 
 
 def _check_data(X: torch.Tensor, y: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
@@ -200,3 +201,145 @@ def probe_with_controls(X_train: torch.Tensor, y_train: torch.Tensor, X_test: to
     return ProbeReport(real.train_accuracy, real.accuracy(X_test, y_test), control.train_accuracy,
                        control.accuracy(X_test, c_test), majority_accuracy(y_train.tolist(), y_test.tolist()),
                        len(y_train), len(y_test))
+
+
+# ---- probing the course's world -------------------------------------------------------------------------------
+# The toy world knows, after every sentence, where everything is (``story.states``). These helpers turn stories
+# into probe rows (a token position and a label) and read the model's residual stream at those positions.
+
+def location_classes() -> tuple[str, ...]:
+    """The labels of a location probe: every place of the world ("on the roof", ...) and the two holders
+    ("with girl", "with boy": the story's girl or boy holds it, whoever they are in this story)."""
+    from nbutils.world.lexicon import PLACES
+
+    return tuple(place.phrase for place in PLACES.values()) + ("with girl", "with boy")
+
+
+def location_label(location) -> int:
+    """The class id (:func:`location_classes`) of a ``WorldState.where`` value: a Place or "girl"/"boy"."""
+    classes = location_classes()
+    text = location if isinstance(location, str) else location.phrase
+    if text in ("girl", "boy"):
+        text = f"with {text}"
+    if text not in classes:
+        raise ValueError(f"{location!r} is not a location of the world ({len(classes)} classes)")
+    return classes.index(text)
+
+
+@dataclass(frozen=True)
+class ProbeRow:
+    """One probe example: read the stream of story ``story`` at token ``position`` (in
+    ``nbutils.evaluate.encode_story(...).ids``) and predict ``label``.
+
+    ``task``: ``"end:<slot>"`` (the location of the story's pet/group/toy/thing/girl/boy at the last token of
+    a sentence), ``"end:holder"`` (which child holds an object, 0 girl / 1 boy, at a sentence end),
+    ``"question"`` (the asked entity's location at the question's last token "?"), ``"answer"`` (the same at
+    the answer position, the token whose next-token logits start the answer). ``word``: the control task's
+    word type (the sentence's last word at sentence ends; the asked entity at questions). ``said_here``: the
+    label's place noun (or holder's name) is in this very sentence, so reading the current words suffices.
+    ``slot``: the entity's role; ``sentence``: the sentence index."""
+
+    story: int
+    position: int
+    task: str
+    label: int
+    word: str
+    said_here: bool
+    slot: str
+    sentence: int
+
+
+def _label_words(state, location) -> str:
+    return location.noun.en if not isinstance(location, str) else state.cast[location].name
+
+
+def world_probe_rows(stories: Sequence, tokenizer, context_length: int) -> list[ProbeRow]:
+    """Every probe row of ``stories`` whose position lies in the first ``context_length`` tokens (one
+    forward pass per story reads them all). Labels come from the truth, ``story.states``."""
+    from nbutils.evaluate import encode_story, world_questions
+    from nbutils.world.corpus import words
+
+    context_length = require_int("context_length", context_length)
+    rows: list[ProbeRow] = []
+    for k, story in enumerate(stories):
+        encoded = encode_story(story, tokenizer)
+        n_sep = encoded.first
+        stops = encoded.sentence_starts[1:] + [len(encoded.ids) - n_sep]
+        for i, (sentence, state) in enumerate(zip(story.sentences, story.states)):
+            end = stops[i] - 1
+            if end >= context_length:
+                break
+            sentence_words = words(sentence)
+            last_word = [w for w in sentence_words if w.isalpha()][-1]
+            for slot, location in state.where.items():
+                said = _label_words(state, location) in sentence
+                rows.append(ProbeRow(k, end, f"end:{slot}", location_label(location), last_word, said, slot, i))
+                if isinstance(location, str) and slot in ("toy", "thing"):
+                    rows.append(ProbeRow(k, end, "end:holder", 0 if location == "girl" else 1, last_word, said,
+                                         slot, i))
+        for q in world_questions(encoded, tokenizer):
+            if not q.answerable or q.span[0] - 1 >= context_length:
+                continue
+            state = story.states[q.sentence - 1]
+            slot = state.entity(q.who).slot
+            location = state.where[slot]
+            label = location_label(location)
+            rows.append(ProbeRow(k, stops[q.sentence] - 1, "question", label, q.who, False, slot, q.sentence))
+            rows.append(ProbeRow(k, q.span[0] - 1, "answer", label, q.who, False, slot, q.sentence))
+    return rows
+
+
+@torch.no_grad()
+def residual_features(model, tokenizer, stories: Sequence, rows: Sequence[ProbeRow],
+                      batch_size: int = 16) -> torch.Tensor:
+    """The residual stream at every row's position, at every depth: a tensor (n_layer + 1, len(rows), C)
+    (depth 0 = the embeddings, depth i = after block i; ``GPT.residual_stream``). Each story is read once,
+    from its start, cropped to the model's context (right-padded in batches: the causal mask keeps padding
+    from touching earlier positions)."""
+    from nbutils.evaluate import encode_story
+
+    batch_size = require_int("batch_size", batch_size)
+    context = model.config.context_length
+    was_training = model.training
+    model.eval()
+    by_story: dict[int, list[int]] = {}
+    for j, row in enumerate(rows):
+        by_story.setdefault(row.story, []).append(j)
+    order = sorted(by_story)
+    out = torch.zeros(model.config.n_layer + 1, len(rows), model.config.n_embd)
+    try:
+        for b in range(0, len(order), batch_size):
+            chunk = order[b:b + batch_size]
+            seqs = [encode_story(stories[k], tokenizer).ids[:context] for k in chunk]
+            length = max(len(s) for s in seqs)
+            idx = torch.zeros(len(seqs), length, dtype=torch.long)
+            for r, s in enumerate(seqs):
+                idx[r, :len(s)] = torch.tensor(s)
+            stream = torch.stack(model.residual_stream(idx.to(next(model.parameters()).device))).cpu()
+            for r, k in enumerate(chunk):
+                js = by_story[k]
+                out[:, js] = stream[:, r, [rows[j].position for j in js]].float()
+    finally:
+        model.train(was_training)
+    return out
+
+
+def choose_l2(X: torch.Tensor, y: torch.Tensor, groups: Sequence[int], grid: Sequence[float] = (1e-3, 1e-2, 1e-1, 1.0),
+              n_classes: int | None = None, held_out: int = 5) -> tuple[float, dict[float, tuple[float, float]]]:
+    """Pick the L2 penalty of a linear probe on the training rows alone: hold out every ``held_out``-th group
+    (story), fit on the rest with each penalty of ``grid`` and keep the best held-out accuracy (ties go to the
+    larger penalty, the simpler probe). Returns ``(best, {l2: (train accuracy, held-out accuracy)})``."""
+    X, y = _check_data(X, y)
+    groups = torch.as_tensor(list(groups))
+    if groups.shape[0] != y.shape[0]:
+        raise ValueError("need one group (story index) per row")
+    held = (groups % require_int("held_out", held_out, minimum=2)) == 0
+    if held.all() or not held.any():
+        raise ValueError("the held-out split is empty or takes every row: use more stories")
+    n_classes = n_classes if n_classes is not None else int(y.max()) + 1
+    scores: dict[float, tuple[float, float]] = {}
+    for l2 in grid:
+        probe = fit_linear_probe(X[~held], y[~held], n_classes=n_classes, l2=l2)
+        scores[l2] = (probe.train_accuracy, probe.accuracy(X[held], y[held]))
+    best = max(sorted(scores, reverse=True), key=lambda l2: scores[l2][1])
+    return best, scores

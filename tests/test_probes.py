@@ -94,3 +94,43 @@ def test_probe_with_controls_separates_a_fact_from_word_identity():
 def test_bad_input_is_refused(X, y, match):
     with pytest.raises(ValueError, match=match):
         fit_linear_probe(X, y)
+
+
+def test_world_probe_rows_carry_the_truth():
+    from nbutils.evaluate import encode_story
+    from nbutils.pretrain import course_tokenizer
+    from nbutils.probes import location_classes, location_label, world_probe_rows
+    from nbutils.world import generate_corpus
+
+    tokenizer = course_tokenizer()
+    stories = generate_corpus(5, n_stories=20, val_fraction=0.0).stories
+    rows = world_probe_rows(stories, tokenizer, context_length=256)
+    classes = location_classes()
+    assert len(classes) == len(set(classes)) and classes[-2:] == ("with girl", "with boy")
+    tasks = {r.task for r in rows}
+    assert {"end:pet", "question", "answer"} <= tasks
+    for r in rows[:400]:
+        story = stories[r.story]
+        ids = encode_story(story, tokenizer).ids
+        assert r.position < 256
+        if r.task.startswith("end:") and r.task != "end:holder":
+            where = story.states[r.sentence].where[r.slot]          # the label is the world's truth
+            assert classes[r.label] == (where.phrase if not isinstance(where, str) else f"with {where}")
+            assert location_label(where) == r.label
+            assert tokenizer.decode([ids[r.position]]).strip().endswith((".", '"', "!", "?"))   # a sentence's end
+        if r.task == "question":
+            assert tokenizer.decode([ids[r.position]]).strip().startswith("?")
+    with pytest.raises(ValueError, match="not a location"):
+        location_label("nowhere")
+
+
+def test_choose_l2_prefers_the_penalty_that_generalises():
+    from nbutils.probes import choose_l2
+
+    X, y, _ = planted(n=400, c=8, k=3)
+    groups = list(range(400))
+    best, scores = choose_l2(X, y, groups, grid=(1e-3, 1e-1, 1e3))
+    assert best != 1e3 and scores[1e3][1] < scores[best][1]      # an enormous penalty cannot fit
+    assert all(0 <= a <= 1 and 0 <= b <= 1 for a, b in scores.values())
+    with pytest.raises(ValueError, match="one group"):
+        choose_l2(X, y, [0, 1], grid=(1e-2,))
