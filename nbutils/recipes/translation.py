@@ -1,6 +1,6 @@
 """The command behind the shipped translation model and its stored results (notebook 08)::
 
-    python -m nbutils.recipes.translation                      # 9 minutes on a 2-core CPU (see below)
+    python -m nbutils.recipes.translation                      # 9 to 25 minutes on a 2-core CPU (see below)
     python -m nbutils.recipes.translation --quick --out DIR --results FILE   # a few steps, to check the pipeline
 
 It fine-tunes the world model (``load_course_model(path=nbutils.pretrain.WORLD_MODEL)``) for longer than a notebook can
@@ -9,8 +9,9 @@ many steps (what does pretraining on English bring?), and writes the fine-tuned 
 tokenizer, loss history; no optimiser state) to ``nbutils/assets/translation_model/`` and the results of both
 models to ``nbutils/assets/translation_results.json``: settings, times, loss histories, and on the 1000 test
 pairs exact match and chrF (all, seen / unseen combinations, per kind), sampled successes and errors, and
-every translation. The stored run took 540 s with one thread on the project's 2-core CPU (212 s to fine-tune,
-195 s from scratch, the rest translating the test set); it records its own times (``train_seconds`` of each
+every translation. The stored run took 1520 s with one thread on the project's 2-core CPU while other jobs kept it busy
+(595 s to fine-tune, 564 s from scratch, the rest translating the test set; on the idle CPU the same command
+on the earlier, smaller course model took 540 s); it records its own times (``train_seconds`` of each
 model, ``wall_seconds``). On a CPU shared with other work, ``OMP_NUM_THREADS=1`` can be much faster than two
 threads.
 
