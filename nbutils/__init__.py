@@ -12,6 +12,7 @@ picture: data flows from the world to the model and back to the evaluation again
 - ``attention``    scaled dot-product attention, causal masks (True = may attend), multi-head attention
 - ``model``        the GPT used by every notebook from 04 on: one forward, hook points, patching
 - ``checkpoint``   saving and loading models safely (safetensors + JSON, written atomically)
+- ``hf``           the course GPT as transformers' GPT2LMHeadModel and back; its tokenizer as GPT-2's files (12)
 - ``train``        the one training loop: schedule, AdamW, clipping, evaluation callback, history, resume
 - ``progress``     what a person watching a run sees: progress bar, live loss plot, the stop button
 - ``generate``     greedy decoding, temperature, top-k, top-p, batched greedy with a stop, log-likelihood
@@ -20,9 +21,13 @@ picture: data flows from the world to the model and back to the evaluation again
                    the loss by kind of word next to the true process's
 - ``probes``       linear and small nonlinear probes of hidden states, with control tasks and baselines
 - ``patching``     activation patching: logit difference, the (layer x position) patching grid
+- ``heads``        attention heads one by one: ablation (zero / mean), previous-token, induction and copying scores
 - ``tasks``        model-side pieces of fine-tuning: the classifier head (07), the translation prompt and mask (08)
 - ``baselines``    the bag-of-words baseline and logistic regression (notebook 07)
 - ``metrics``      accuracy, confusion matrix, exact match, chrF, intervals, distinct n-grams
+- ``scaling``      counting FLOPs (about 6N per token), the law L(N, D) = E + A/N^alpha + B/D^beta and its fit (11)
+- ``distributed``  training on several processes: torch.distributed, DDP, sharded batches, launched by torchrun (11)
+- ``calibration``  confidence of the world model's answers against accuracy: reliability bins, ECE (12)
 - ``plots``        every figure of the course (matplotlib)
 - ``widgets``      interactive front ends that fall back to a static picture
 - ``checks``       instant checks for the exercises
