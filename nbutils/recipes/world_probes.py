@@ -461,12 +461,31 @@ def live_slice(model, untrained, tokenizer, train, test, head: tuple[int, int]) 
     return out
 
 
+def add_slice(out: Path, quick: bool, log) -> None:
+    """After the merge: the notebook's live slice, with the fetching head found by the patching part."""
+    import json
+
+    from nbutils.device import seed_everything
+    from nbutils.recipes.world_model import eval_stories
+
+    result = json.loads(out.read_text())
+    seed_everything(0)
+    model, tokenizer = load("final")
+    untrained, _ = load("untrained")
+    test = eval_stories()
+    n_train, n_test = (50, 40) if quick else (SLICE_TRAIN, SLICE_TEST)
+    result["slice"] = live_slice(model, untrained, tokenizer, train_stories(n_train), test[:n_test],
+                                 fetch_head(result["patching"]))
+    write_json(out, result)
+    log(f"slice: {result['slice']['ablated_right']} {result['slice']['head']}")
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--out", type=Path, default=DEFAULT_OUT)
     parser.add_argument("--part", choices=PARTS + ("all", "merge", "slice"), default="all",
-                        help="run one part (writes OUT with the part's name before .json), all of them, or merge "
-                             "the parts' files into OUT")
+                        help="run one part (writes OUT with the part's name before .json), all of them (then merge and "
+                             "slice), merge the parts' files into OUT, or add the notebook's live slice to OUT")
     parser.add_argument("--quick", action="store_true", help="a small smoke test (a few stories)")
     parser.add_argument("--threads", type=int, default=1)
     args = parser.parse_args(argv)
@@ -477,24 +496,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         return args.out.with_name(f"{args.out.stem}.{part}.json")
 
     log = Progress()
-    if args.part == "slice":           # after the merge: the notebook's live slice, with the fetching head found
-        import json
-
-        from nbutils.recipes.world_model import eval_stories
-
-        result = json.loads(args.out.read_text())
-        seed_everything(0)
-        model, tokenizer = load("final")
-        untrained, _ = load("untrained")
-        test = eval_stories()
-        n_train, n_test = (50, 40) if args.quick else (SLICE_TRAIN, SLICE_TEST)
-        result["slice"] = live_slice(model, untrained, tokenizer, train_stories(n_train), test[:n_test],
-                                     fetch_head(result["patching"]))
-        write_json(args.out, result)
-        log(f"slice: {result['slice']['ablated_right']} {result['slice']['head']}")
-        return 0
     parts = PARTS if args.part in ("all", "merge") else (args.part,)
-    if args.part != "merge":
+    if args.part not in ("merge", "slice"):
         for part in parts:
             seed_everything(0)
             started = time.perf_counter()
@@ -516,6 +519,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         write_json(args.out, result)
         for part in PARTS:
             part_file(part).unlink()
+    if args.part in ("all", "slice"):
+        add_slice(args.out, args.quick, log)
     return 0
 
 
