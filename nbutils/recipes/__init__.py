@@ -13,6 +13,9 @@
   (``nbutils/assets/sentiment_curves.json``, notebook 07).
 - ``translation``: the fine-tuned English-to-French model and the scores of it and of a from-scratch baseline
   (``nbutils/assets/translation_model/``, ``translation_results.json``, notebook 08).
+- ``world_probes``: what the world model knows about its world: answers against the prior, probes with controls
+  over five checkpoints, place-swap patching, steering and head ablation
+  (``nbutils/assets/world_model/probe_scores.json``, notebook 09).
 
 They share :mod:`nbutils.recipes.report` (versions, atomic JSON, progress lines). Library modules never parse
 command lines or write READMEs; recipes do.
