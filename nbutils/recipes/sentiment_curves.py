@@ -22,8 +22,9 @@ passes over small sets, at least 40 and at most 300 steps. Every size is repeate
 seed ``s`` draws the subset and initialises the head (and the scratch body), and every method of one seed
 trains on the same subset, so two methods can be compared seed by seed (paired differences). With all 4000
 reviews the subset is the same for every seed (only the order and the initial weights change). The notebook
-``07_finetune_classification`` plots the result (``plot_curves``). The stored run took 29 minutes
-(``--threads 1`` on the project's 2-core CPU; its ``wall_seconds`` field records it).
+``07_finetune_classification`` plots the result (``plot_curves``). The stored run (on the world model) took 35
+minutes (``--threads 1`` on the project's 2-core CPU while other jobs kept it busy; its ``wall_seconds`` field
+records it).
 """
 
 from __future__ import annotations
