@@ -10,11 +10,15 @@ from nbutils.checks.classification import check_accuracy, check_last_token_logit
 from nbutils.checks.core import Case, CheckFailed, run_check
 from nbutils.checks.counting import check_next_word_counts
 from nbutils.checks.generation import check_top_k, check_top_p
+from nbutils.checks.heads import check_ablate_head, check_prefix_matching, check_second_copy_prediction
 from nbutils.checks.model import check_block_forward, check_layer_norm, check_parameter_count
+from nbutils.checks.modern import check_calibration_bin, check_gpt2_name, check_rms_norm
 from nbutils.checks.probability import check_cross_entropy, check_softmax
+from nbutils.checks.scaling import check_all_reduce_mean, check_block_flops, check_compute_optimal_tokens
 from nbutils.checks.tokenization import check_bpe_encode, check_count_pairs, check_merge
 from nbutils.checks.training import check_shift_by_one, check_training_step
 from nbutils.checks.translation import check_mask_prompt, check_ngram_precision_recall
+from nbutils.checks.world import check_fact_route, check_patched_logit_difference, check_probe_accuracy
 
 __all__ = [
     "Case", "CheckFailed", "run_check",
@@ -28,4 +32,8 @@ __all__ = [
     "check_top_k", "check_top_p",                  # 06
     "check_last_token_logits", "check_accuracy",   # 07
     "check_mask_prompt", "check_ngram_precision_recall",  # 08
+    "check_probe_accuracy", "check_patched_logit_difference", "check_fact_route",  # 09
+    "check_prefix_matching", "check_ablate_head", "check_second_copy_prediction",  # 10
+    "check_block_flops", "check_compute_optimal_tokens", "check_all_reduce_mean",  # 11
+    "check_gpt2_name", "check_rms_norm", "check_calibration_bin",  # 12
 ]

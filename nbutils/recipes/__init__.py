@@ -16,6 +16,16 @@
 - ``world_probes``: what the world model knows about its world: answers against the prior, probes with controls
   over five checkpoints, place-swap patching, steering and head ablation
   (``nbutils/assets/world_model/probe_scores.json``, notebook 09).
+- ``head_scores``: the world model's attention heads at five checkpoints (previous-token, prefix-matching,
+  copying, name recall, in-context learning score) and zero/mean ablations (``nbutils/assets/world_model/head_scores.json``,
+  notebook 10).
+- ``scaling``: the CPU scaling sweep (model sizes x token budgets), its fits with the entropy floor free and fixed,
+  and a matmul/throughput benchmark (``nbutils/assets/scaling/``, notebook 11).
+- ``ddp_pretrain``: the course model trained on several processes with DDP, launched by ``torchrun`` (notebook 11).
+- ``variants``: baseline, RMSNorm, rotary positions, SwiGLU and all three, trained on the same rows with two seeds
+  (``nbutils/assets/variants.json``, notebook 12).
+- ``calibration``: the world model's answer confidence against accuracy on every answerable question
+  (``nbutils/assets/calibration.json``, notebook 12).
 
 They share :mod:`nbutils.recipes.report` (versions, atomic JSON, progress lines). Library modules never parse
 command lines or write READMEs; recipes do.
