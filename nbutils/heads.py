@@ -101,13 +101,18 @@ def head_means(model, idx: torch.Tensor) -> dict[int, torch.Tensor]:
     """Every head's mean output over a batch of text: {layer: tensor (n_head, head_dim)}, averaged over the
     sequences and positions of ``idx`` (B, T). These are the replacements of mean ablation."""
     names = [f"blocks.{i}.head_out" for i in range(model.config.n_layer)]
+    cache = _cache_in_eval(model, idx, names)
+    return {i: cache[name].mean(dim=(0, 2)) for i, name in enumerate(names)}
+
+
+def _cache_in_eval(model, idx: torch.Tensor, names: list[str]) -> dict[str, torch.Tensor]:
+    """``model.run_with_cache(idx, names)``'s cache, run in eval mode (the model's mode is restored after)."""
     was_training = model.training
     model.eval()
     try:
-        _, cache = model.run_with_cache(idx, names)
+        return model.run_with_cache(idx, names)[1]
     finally:
         model.train(was_training)
-    return {i: cache[name].mean(dim=(0, 2)) for i, name in enumerate(names)}
 
 
 # ---- the test input: random tokens, repeated -----------------------------------------------------------------
@@ -221,12 +226,7 @@ def copying_scores(model, idx: torch.Tensor, where: torch.Tensor | None = None) 
     cfg = model.config
     d = cfg.n_embd // cfg.n_head
     names = [f"blocks.{i}.{kind}" for i in range(cfg.n_layer) for kind in ("attn", "head_out")]
-    was_training = model.training
-    model.eval()
-    try:
-        _, cache = model.run_with_cache(idx, names)
-    finally:
-        model.train(was_training)
+    cache = _cache_in_eval(model, idx, names)
     W_U = model.lm_head.weight                         # (V, C)
     gamma = model.ln_f.weight                          # (C,)
     rows = torch.arange(idx.shape[0])[:, None]
