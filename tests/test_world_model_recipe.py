@@ -44,3 +44,27 @@ def test_the_command_answers_help():
                          text=True, check=True).stdout
     assert "--ship" in out and "--rescore" in out and "--buffer" in out
 
+
+
+def test_resume_counts_on_from_the_checkpoint(tmp_path):
+    """``--resume`` trains a saved model further: the record's steps and tokens count on from the checkpoint's step,
+    and the folder it writes is itself a checkpoint one can resume again."""
+    import json
+
+    from nbutils.checkpoint import load_checkpoint
+    from nbutils.model import GPT, GPTConfig
+    from nbutils.pretrain import course_tokenizer
+    from nbutils.checkpoint import save_checkpoint
+
+    tokenizer = course_tokenizer()
+    start = tmp_path / "start"
+    save_checkpoint(start, GPT(GPTConfig(vocab_size=tokenizer.vocab_size, context_length=256, n_layer=1, n_head=2,
+                                         n_embd=16)), tokenizer=tokenizer, step=40)
+    out = tmp_path / "more"
+    subprocess.run([sys.executable, "-m", "nbutils.recipes.world_model", "--quick", "--resume", str(start),
+                    "--seed", "5", "--out", str(out)], capture_output=True, text=True, check=True)
+    record = json.loads((out / "record.json").read_text())
+    assert record["resumed_from"] == {"model": str(start), "step": 40}
+    assert [p["step"] for p in record["points"]] == [40, 43, 46]
+    assert record["points"][-1]["tokens"] == 46 * 2 * 256  # --quick: rows of 2
+    assert load_checkpoint(out).step == 46 and load_checkpoint(out).model.config.n_embd == 16

@@ -5,6 +5,8 @@
     python -m nbutils.recipes.world_model --quick --out DIR  # a few steps, to check that everything works
     python -m nbutils.recipes.world_model --rescore --out RUN  # score RUN's snapshots again, with the slow measures
     python -m nbutils.recipes.world_model --ship RUN         # copy RUN (model, record, 3 snapshots) to the assets
+    python -m nbutils.recipes.world_model --resume nbutils/assets/world_model --steps 1500 --lr 1e-3 --seed 5 --out DIR
+                                       # train a finished model further, on stories it has never read
 
 The recipe:
 
@@ -234,6 +236,11 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument("--buffer", type=int, default=1,
                         help="stories waiting to be packed into rows first-fit (1, the shipped run: in order, the "
                              "last story of a row cut; 16 cuts only stories longer than a row)")
+    parser.add_argument("--resume", type=Path, metavar="MODEL",
+                        help="start from the checkpoint folder MODEL (its shape replaces --layers/--heads/--width/"
+                             "--context) instead of a fresh model: a new warm-up and cosine over --steps; steps and "
+                             "tokens in the record count on from the checkpoint's step. Pick another --seed than the "
+                             "checkpoint's run so the stream holds stories it has never read")
     parser.add_argument("--quick", action="store_true", help="a few tiny steps and a small evaluation")
     parser.add_argument("--rescore", action="store_true",
                         help="train nothing: score the snapshots in --out again with today's nbutils.evaluate and "
@@ -256,7 +263,12 @@ def main(argv: Sequence[str] | None = None) -> int:
 
     say = Progress()
     steps = 6 if args.quick else args.steps
-    eval_steps = sorted({0, 3, 6} if args.quick else {s for s in EVAL_STEPS if s <= steps} | {steps})
+    if args.quick:
+        eval_steps = [0, 3, 6]
+    elif args.resume is not None:  # a continuation: every 250 steps
+        eval_steps = sorted(set(range(0, steps, 250)) | {steps})
+    else:
+        eval_steps = sorted({s for s in EVAL_STEPS if s <= steps} | {steps})
     tokenizer = course_tokenizer()
     stories = eval_stories()[:20 if args.quick else None]
     encoded = [encode_story(s, tokenizer) for s in stories]
@@ -265,14 +277,25 @@ def main(argv: Sequence[str] | None = None) -> int:
     too_long = sum(len(e.ids) - 1 > args.context for e in encoded)
     say(f"{len(stories)} evaluation stories, floor {floor:.4f} nats/token, {too_long} longer than {args.context} tokens")
 
-    config = GPTConfig(vocab_size=tokenizer.vocab_size, context_length=args.context, n_layer=args.layers,
-                       n_head=args.heads, n_embd=args.width, dropout=0.0)
+    base_step = 0
+    if args.resume is not None:
+        from nbutils.checkpoint import load_checkpoint
+
+        resumed = load_checkpoint(args.resume, tokenizer=tokenizer)
+        base_step = resumed.step or 0
+        config = resumed.model.config
+        if config.context_length != args.context:
+            raise SystemExit(f"--resume: the checkpoint's context is {config.context_length}, not {args.context}")
+        say(f"resuming {args.resume} at step {base_step}")
+    else:
+        config = GPTConfig(vocab_size=tokenizer.vocab_size, context_length=args.context, n_layer=args.layers,
+                           n_head=args.heads, n_embd=args.width, dropout=0.0)
     train_config = TrainConfig(steps=steps, batch_size=2 if args.quick else args.batch_size, lr=args.lr,
                                min_lr=args.lr / 10, warmup_steps=min(100, steps // 10), weight_decay=0.1,
                                grad_clip=1.0, eval_every=10 ** 9, eval_batches=1, log_every=1, seed=args.seed,
                                device="auto")
     torch.manual_seed(args.seed)
-    model = GPT(config)
+    model = resumed.model if args.resume is not None else GPT(config)
     stream = StoryStream(tokenizer, seed=1000 + args.seed, buffer=args.buffer)
     trainer = Trainer(model, stream, None, train_config)
     out = args.out
@@ -284,20 +307,22 @@ def main(argv: Sequence[str] | None = None) -> int:
               "evaluation": {"stories": len(stories), "floor_per_token": floor, "tokens": n_floor_tokens,
                              "stories_longer_than_context": too_long},
               "points": []}
+    if args.resume is not None:
+        record["resumed_from"] = {"model": str(args.resume), "step": base_step}
 
     def evaluate(step: int) -> None:
         started = time.perf_counter()
         report = evaluate_world(trainer.model, tokenizer, stories)
         recent = trainer.history.train_loss[-50:]
-        point = {"step": step, "tokens": step * train_config.batch_size * args.context,
+        point = {"step": base_step + step, "tokens": (base_step + step) * train_config.batch_size * args.context,
                  "stories_read": stream.stories_used, "elapsed_s": round(say.elapsed, 1),
                  "train_loss": sum(recent) / len(recent) if recent else None,
                  **_evaluation_fields(report, floor), "extra": {}}
         record["points"].append(point)
         record["tokens_cut"], record["tokens_repeated"] = stream.tokens_cut, stream.tokens_repeated
         write_json(out / "record.json", record)
-        save_checkpoint(out / "snapshots" / f"step_{step:05d}", trainer.model, tokenizer=tokenizer)
-        say(f"step {step:5d}  tokens {point['tokens'] / 1e6:5.1f}M  val {report.loss_per_token:.4f} "
+        save_checkpoint(out / "snapshots" / f"step_{base_step + step:05d}", trainer.model, tokenizer=tokenizer)
+        say(f"step {base_step + step:5d}  tokens {point['tokens'] / 1e6:5.1f}M  val {report.loss_per_token:.4f} "
             f"(gap {report.loss_per_token - floor:.3f})  answerable {report.answerable_accuracy:.1%} of "
             f"{report.answerable}  unanswerable {report.unanswerable_accuracy:.1%}  "
             f"(eval {time.perf_counter() - started:.0f} s)")
@@ -307,7 +332,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         trainer.train(until=target, progress="off")
         evaluate(target)
     save_checkpoint(out, trainer.model, tokenizer=tokenizer, history=trainer.history, train_config=train_config,
-                    step=trainer.step)
+                    step=base_step + trainer.step)
     record["total_s"] = round(say.elapsed, 1)
     write_json(out / "record.json", record)
     say(f"done: {out}")
