@@ -17,7 +17,7 @@ The recipe:
 3. the model: ``GPTConfig(vocab_size=1024, context_length=256, n_layer=4, n_head=4, n_embd=128)``;
 4. the course's ``Trainer``: AdamW (decay 0.1 on matrices), 100 warm-up steps, cosine from 2e-3 to 2e-4,
    clipping at 1.0, batches of 32 rows of 256 tokens (8,192 tokens per step), 3,000 steps (24.6M tokens);
-5. at 24 points of training (densest between 9M and 21M tokens, where the answers were seen to jump) the
+5. at 24 points of training (densest between 9M and 21M tokens, where the answers were seen to jump; a longer run adds one every 250 steps after 3,000) the
    model is scored by ``nbutils.evaluate.evaluate_world`` on 600 held-out stories (the 215 validation
    stories of ``default_corpus()`` and 385 stories of ``generate_corpus(7)``): loss from each story's start
    against the exact entropy floor of the same stories, and greedy answers to every "Where is X?" (answerable /
@@ -268,7 +268,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     elif args.resume is not None:  # a continuation: every 250 steps
         eval_steps = sorted(set(range(0, steps, 250)) | {steps})
     else:
-        eval_steps = sorted({s for s in EVAL_STEPS if s <= steps} | {steps})
+        eval_steps = sorted({s for s in EVAL_STEPS if s <= steps} | set(range(3250, steps, 250)) | {steps})
     tokenizer = course_tokenizer()
     stories = eval_stories()[:20 if args.quick else None]
     encoded = [encode_story(s, tokenizer) for s in stories]

@@ -488,7 +488,14 @@ def main(argv: Sequence[str] | None = None) -> int:
                              "slice), merge the parts' files into OUT, or add the notebook's live slice to OUT")
     parser.add_argument("--quick", action="store_true", help="a small smoke test (a few stories)")
     parser.add_argument("--threads", type=int, default=1)
+    parser.add_argument("--model", type=Path, default=None,
+                        help="another model folder in place of the shipped world model (for example a longer run "
+                             "of nbutils.recipes.world_model; its snapshots/ are used where a part needs them), e.g. "
+                             "--part answers --model RUN --out RUN/probe_scores.json")
     args = parser.parse_args(argv)
+    if args.model is not None:
+        global ASSET
+        ASSET = args.model
     torch.set_num_threads(args.threads)
     from nbutils.device import seed_everything
 
