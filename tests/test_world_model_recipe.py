@@ -45,16 +45,14 @@ def test_the_command_answers_help():
     assert "--ship" in out and "--rescore" in out and "--buffer" in out
 
 
-
 def test_resume_counts_on_from_the_checkpoint(tmp_path):
     """``--resume`` trains a saved model further: the record's steps and tokens count on from the checkpoint's step,
     and the folder it writes is itself a checkpoint one can resume again."""
     import json
 
-    from nbutils.checkpoint import load_checkpoint
+    from nbutils.checkpoint import load_checkpoint, save_checkpoint
     from nbutils.model import GPT, GPTConfig
     from nbutils.pretrain import course_tokenizer
-    from nbutils.checkpoint import save_checkpoint
 
     tokenizer = course_tokenizer()
     start = tmp_path / "start"
