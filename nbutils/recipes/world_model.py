@@ -17,12 +17,12 @@ The recipe:
 3. the model: ``GPTConfig(vocab_size=1024, context_length=256, n_layer=4, n_head=4, n_embd=128)``;
 4. the course's ``Trainer``: AdamW (decay 0.1 on matrices), 100 warm-up steps, cosine from 2e-3 to 2e-4,
    clipping at 1.0, batches of 32 rows of 256 tokens (8,192 tokens per step), 3,000 steps (24.6M tokens);
-5. at 24 points of training (densest between 9M and 21M tokens, where the answers were seen to jump; a
-   longer run adds one every 250 steps after 3,000) the model is scored by ``nbutils.evaluate.evaluate_world``
-   on 600 held-out stories (the 215 validation stories of ``default_corpus()`` and 385 stories of
-   ``generate_corpus(7)``): loss from each story's start against the exact entropy floor of the same stories, and greedy answers to every "Where is X?" (answerable /
-   not, by distance, by how the fact was stated). The record is written to ``record.json`` after every point;
-   the model at every point is kept in ``snapshots/`` (a few of them ship, chosen after the run).
+5. at 24 points of training (densest between 9M and 21M tokens, where the answers were seen to jump; a longer run
+   adds one every 250 steps after 3,000) the model is scored by ``nbutils.evaluate.evaluate_world`` on 600 held-out
+   stories (the 215 validation stories of ``default_corpus()`` and 385 stories of ``generate_corpus(7)``): loss from
+   each story's start against the exact entropy floor of the same stories, and greedy answers to every "Where is X?"
+   (answerable / not, by distance, by how the fact was stated). The record is written to ``record.json`` after every
+   point; the model at every point is kept in ``snapshots/`` (a few of them ship, chosen after the run).
 """
 
 from __future__ import annotations
