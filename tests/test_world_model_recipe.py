@@ -66,3 +66,30 @@ def test_resume_counts_on_from_the_checkpoint(tmp_path):
     assert [p["step"] for p in record["points"]] == [40, 43, 46]
     assert record["points"][-1]["tokens"] == 46 * 2 * 256  # --quick: rows of 2
     assert load_checkpoint(out).step == 46 and load_checkpoint(out).model.config.n_embd == 16
+
+
+def test_a_continuation_ships_as_one_two_stage_record():
+    """``--ship`` of a ``--resume`` run: the base's points up to the resumed step, then the continuation's; both
+    recipes kept, steps and time added, and the README tells the two stages apart."""
+    import pytest
+
+    from nbutils.recipes.world_model import merge_stages
+
+    base = fake_record()
+    more_points = [{**base["points"][-1], "step": s, "tokens": s * 8192, "answerable_accuracy": a}
+                   for s, a in ((700, 0.95), (800, 0.97), (900, 0.99))]
+    more = {**base, "recipe": "python -m nbutils.recipes.world_model --resume M --steps 200 --seed 5",
+            "train_config": {**base["train_config"], "steps": 200, "lr": 1e-3, "min_lr": 1e-4, "seed": 5},
+            "points": more_points, "total_s": 600, "resumed_from": {"model": "M", "step": 700}}
+    merged = merge_stages(base, more)
+    assert [p["step"] for p in merged["points"]] == [0, 100, 200, 300, 400, 500, 600, 700, 800, 900]
+    assert merged["points"][7]["answerable_accuracy"] == 0.95  # the resumed model as the continuation scored it
+    assert merged["train_config"]["steps"] == 900 and merged["total_s"] == 4200 and "resumed_from" not in merged
+    assert [s["train_config"]["seed"] for s in merged["stages"]] == [0, 5]
+    assert merged["recipe"].startswith("python -m nbutils.recipes.world_model --layers 6") and " && " in merged["recipe"]
+    text = render_readme(merged, [200, 500, 600])
+    assert "in 2 stages" in text and "Stage 1: 700 steps, cosine from 0.002 to 0.0002, stream seed 1000" in text
+    assert "Stage 2: 200 steps, cosine from 0.001 to 0.0001, stream seed 1005 (a new warm-up, from the model of step 700)" in text
+    assert "| 900 | 7.4M |" in text and "900 steps" in text and "seed 1000 then 1005)" in text
+    with pytest.raises(ValueError, match="starts at step 600"):
+        merge_stages(base, {**more, "resumed_from": {"model": "M", "step": 600}})

@@ -5,6 +5,7 @@
     python -m nbutils.recipes.world_model --quick --out DIR  # a few steps, to check that everything works
     python -m nbutils.recipes.world_model --rescore --out RUN  # score RUN's snapshots again, with the slow measures
     python -m nbutils.recipes.world_model --ship RUN         # copy RUN (model, record, 3 snapshots) to the assets
+                                                             # (a --resume run ships merged with the run it resumed)
     python -m nbutils.recipes.world_model --resume nbutils/assets/world_model --steps 1500 --lr 1e-3 --seed 5 --out DIR
                                        # train a finished model further, on stories it has never read
 
@@ -138,8 +139,9 @@ def render_readme(record: dict, shipped: list[int]) -> str:
         "Load it with `nbutils.pretrain.load_course_model(path=<this folder>)` (or a folder under `snapshots/`).", "",
         f"- Model: GPT, {config['n_layer']} layers, {config['n_head']} heads, width {config['n_embd']}, context "
         f"{config['context_length']} tokens, the course's BPE tokenizer ({config['vocab_size']} ids).",
-        f"- Data: fresh stories streamed from the generator (`nbutils.data.StoryStream`, seed "
-        f"{1000 + train['seed']}) into rows of {config['context_length'] + 1} tokens that start at a story's "
+        f"- Data: fresh stories streamed from the generator (`nbutils.data.StoryStream`, seed " + (
+            " then ".join(str(1000 + stage["train_config"]["seed"]) for stage in record["stages"])
+            if record.get("stages") else f"{1000 + train['seed']}") + f") into rows of {config['context_length'] + 1} tokens that start at a story's "
         f"beginning: {last['stories_read']:,} stories, none read twice; " + (
             f"packed first-fit: {record.get('tokens_cut', 0) / 1e6:.1f}M tokens of stories longer than a row were "
             f"cut, {record['tokens_repeated'] / 1e6:.1f}M tokens are repeated story openings that fill the end of a row."
@@ -148,8 +150,13 @@ def render_readme(record: dict, shipped: list[int]) -> str:
             "tails were never trained on)."),
         f"- Training: {train['steps']:,} steps of {train['batch_size']} rows ({tokens_per_step:,} tokens per step, "
         f"{train['steps'] * tokens_per_step / 1e6:.1f}M tokens), AdamW (weight decay {train['weight_decay']} on "
-        f"matrices), {train['warmup_steps']} warm-up steps, cosine from {train['lr']:g} to {train['min_lr']:g}, "
-        f"gradient clipping {train['grad_clip']}.",
+        f"matrices), " + (f"{train['warmup_steps']} warm-up steps, cosine from {train['lr']:g} to {train['min_lr']:g}, "
+        if not record.get("stages") else f"in {len(record['stages'])} stages (each its own warm-up and cosine), ") +
+        f"gradient clipping {train['grad_clip']}." + ("".join(
+            f" Stage {k + 1}: {stage['train_config']['steps']:,} steps, cosine from {stage['train_config']['lr']:g} "
+            f"to {stage['train_config']['min_lr']:g}, stream seed {1000 + stage['train_config']['seed']}"
+            f"{' (a new warm-up, from the model of step ' + str(stage['resumed_from']['step']) + ')' if 'resumed_from' in stage else ''}"
+            f", {stage['total_s'] / 60:.0f} minutes." for k, stage in enumerate(record.get("stages", [])))),
         f"- Evaluation (`nbutils.evaluate.evaluate_world`): {ev['stories']} held-out stories (the validation stories "
         f"of `default_corpus()` and stories of `generate_corpus(7)`), each read from its beginning; "
         f"{ev['stories_longer_than_context']} are longer than the context and are read in windows overlapping by "
@@ -194,14 +201,67 @@ def render_readme(record: dict, shipped: list[int]) -> str:
     return "\n".join(lines) + "\n"
 
 
+def merge_stages(base: dict, more: dict) -> dict:
+    """One record for a two-stage run: ``base`` (a finished run) and ``more`` (a ``--resume`` of its final model).
+
+    The points are the base's up to the step the continuation started from, then the continuation's (its first
+    point, the resumed model scored again, replaces the base's last); ``stages`` keeps both recipes and training
+    configs, ``train_config`` is the continuation's with ``steps`` the total, and ``total_s`` adds both times."""
+    start = more["resumed_from"]["step"]
+    if base["points"][-1]["step"] != start:
+        raise ValueError(f"the continuation starts at step {start}, the base run ends at {base['points'][-1]['step']}")
+    stages = base.get("stages") or [{"recipe": base["recipe"], "train_config": base["train_config"],
+                                    "total_s": base["total_s"]}]
+    stages = [*stages, {"recipe": more["recipe"], "train_config": more["train_config"], "total_s": more["total_s"],
+                        "resumed_from": more["resumed_from"]}]
+    merged = {**more, "recipe": " && ".join(stage["recipe"] for stage in stages), "stages": stages,
+              "train_config": {**more["train_config"], "steps": start + more["train_config"]["steps"]},
+              "points": [p for p in base["points"] if p["step"] < start] + more["points"],
+              "total_s": round(sum(stage["total_s"] for stage in stages), 1)}
+    merged.pop("resumed_from", None)
+    return merged
+
+
 def ship(run: Path, out: Path = DEFAULT_OUT) -> int:
-    """Copy a finished run into the assets: the final model, its record, three snapshots, a README from the record."""
+    """Copy a finished run into the assets: the final model, its record, three snapshots, a README from the record.
+
+    A continuation (``--resume``) ships as one two-stage run: its record is merged with the record of the model it
+    resumed (:func:`merge_stages`), and the snapshots that model's folder ships stay."""
     import json
     import shutil
+    import tempfile
 
     record = json.loads((run / "record.json").read_text())
     if "total_s" not in record:
         raise SystemExit(f"{run} is not a finished run (its record has no total_s)")
+    sources = [run / "snapshots"]
+    if "resumed_from" in record:
+        base = Path(record["resumed_from"]["model"])
+        record = merge_stages(json.loads((base / "record.json").read_text()), record)
+        sources.append(base / "snapshots")
+        # the base's shipped snapshots stay (they bracket its jump, which the notebooks look inside); without them,
+        # the three around the merged record's largest jump
+        kept = sorted(int(f.name.split("_")[1]) for f in (base / "snapshots").glob("step_*")) if (base / "snapshots").is_dir() else []
+        shipped = kept or jump_snapshots(record["points"])
+        folders = {}
+        for step in shipped:
+            found = [src / f"step_{step:05d}" for src in sources if (src / f"step_{step:05d}").is_dir()]
+            if not found:
+                raise SystemExit(f"no snapshot of step {step} in {' or '.join(map(str, sources))}")
+            folders[step] = found[0]
+        out.mkdir(parents=True, exist_ok=True)
+        with tempfile.TemporaryDirectory() as tmp:  # the base may be `out` itself: copy before replacing
+            for step, folder in folders.items():
+                shutil.copytree(folder, Path(tmp) / folder.name)
+            for name in ("model.safetensors", "checkpoint.json", "tokenizer.json"):
+                shutil.copy2(run / name, out / name)
+            shutil.rmtree(out / "snapshots", ignore_errors=True)
+            shutil.copytree(tmp, out / "snapshots")
+        record["shipped_snapshots"] = shipped
+        write_json(out / "record.json", record)
+        (out / "README.md").write_text(render_readme(record, shipped))
+        print(f"shipped {run} (continuing {base}) to {out} (snapshots {shipped})")
+        return 0
     if run.resolve() == out.resolve():  # already here: keep its snapshots, write the record's README again
         shipped = sorted(int(folder.name.split("_")[1]) for folder in (out / "snapshots").iterdir())
         (out / "README.md").write_text(render_readme(record, shipped))
