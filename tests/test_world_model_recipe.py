@@ -89,7 +89,8 @@ def test_a_continuation_ships_as_one_two_stage_record():
     assert merged["recipe"].startswith("python -m nbutils.recipes.world_model --layers 6") and " && " in merged["recipe"]
     text = render_readme(merged, [200, 500, 600])
     assert "in 2 stages" in text and "Stage 1: 700 steps, cosine from 0.002 to 0.0002, stream seed 1000" in text
-    assert "Stage 2: 200 steps, cosine from 0.001 to 0.0001, stream seed 1005 (a new warm-up, from the model of step 700)" in text
+    assert ("Stage 2: 200 steps, cosine from 0.001 to 0.0001, stream seed 1005 (a new warm-up, from the model of "
+            "step 700)") in text
     assert "| 900 | 7.4M |" in text and "900 steps" in text and "seed 1000 then 1005)" in text
     with pytest.raises(ValueError, match="starts at step 600"):
         merge_stages(base, {**more, "resumed_from": {"model": "M", "step": 600}})

@@ -141,7 +141,8 @@ def render_readme(record: dict, shipped: list[int]) -> str:
         f"{config['context_length']} tokens, the course's BPE tokenizer ({config['vocab_size']} ids).",
         f"- Data: fresh stories streamed from the generator (`nbutils.data.StoryStream`, seed " + (
             " then ".join(str(1000 + stage["train_config"]["seed"]) for stage in record["stages"])
-            if record.get("stages") else f"{1000 + train['seed']}") + f") into rows of {config['context_length'] + 1} tokens that start at a story's "
+            if record.get("stages") else f"{1000 + train['seed']}") +
+        f") into rows of {config['context_length'] + 1} tokens that start at a story's "
         f"beginning: {last['stories_read']:,} stories, none read twice; " + (
             f"packed first-fit: {record.get('tokens_cut', 0) / 1e6:.1f}M tokens of stories longer than a row were "
             f"cut, {record['tokens_repeated'] / 1e6:.1f}M tokens are repeated story openings that fill the end of a row."
@@ -241,7 +242,7 @@ def ship(run: Path, out: Path = DEFAULT_OUT) -> int:
         sources.append(base / "snapshots")
         # the base's shipped snapshots stay (they bracket its jump, which the notebooks look inside); without them,
         # the three around the merged record's largest jump
-        kept = sorted(int(f.name.split("_")[1]) for f in (base / "snapshots").glob("step_*")) if (base / "snapshots").is_dir() else []
+        kept = sorted(int(f.name.split("_")[1]) for f in (base / "snapshots").glob("step_*"))
         shipped = kept or jump_snapshots(record["points"])
         folders = {}
         for step in shipped:
