@@ -10,8 +10,8 @@ from nbutils.recipes.world_model import jump_snapshots, render_readme
 
 def fake_record():
     accuracies = [0.0, 0.1, 0.3, 0.4, 0.45, 0.5, 0.9, 0.95]
-    points = [{"step": 100 * i, "tokens": 100 * i * 8192, "stories_read": 50 * i, "val_loss": 2.0 - 0.1 * i,
-               "gap": 1.2 - 0.1 * i, "answerable": 10, "answerable_accuracy": a,
+    points = [{"step": 100 * i, "tokens": 100 * i * 8192, "stories_read": 50 * i, "elapsed_s": 30.0 * i,
+               "val_loss": 2.0 - 0.1 * i, "gap": 1.2 - 0.1 * i, "answerable": 10, "answerable_accuracy": a,
                "by_answer": {"place": [int(10 * a), 10], "holder": [0, 0]}} for i, a in enumerate(accuracies)]
     points[-1]["unanswerable_kl"] = {"questions": 5, "mean_kl": 0.0123, "mean_mass": 0.99}
     points[-1]["word_kinds"] = {"answer": {"tokens": 4, "model_nats": 2.0, "true_nats": 1.0, "gap_per_token": 0.25},
@@ -76,14 +76,18 @@ def test_a_continuation_ships_as_one_two_stage_record():
     from nbutils.recipes.world_model import merge_stages
 
     base = fake_record()
-    more_points = [{**base["points"][-1], "step": s, "tokens": s * 8192, "answerable_accuracy": a}
+    slow = ("word_kinds", "unanswerable_kl", "detail_stories")
+    more_points = [{**{k: v for k, v in base["points"][-1].items() if k not in slow}, "step": s, "tokens": s * 8192, "answerable_accuracy": a}
                    for s, a in ((700, 0.95), (800, 0.97), (900, 0.99))]
     more = {**base, "recipe": "python -m nbutils.recipes.world_model --resume M --steps 200 --seed 5",
             "train_config": {**base["train_config"], "steps": 200, "lr": 1e-3, "min_lr": 1e-4, "seed": 5},
-            "points": more_points, "total_s": 600, "resumed_from": {"model": "M", "step": 700}}
+            "points": more_points, "total_s": 600, "resumed_from": {"model": "M", "step": 700},
+            "versions": {"threads": "2"}}
     merged = merge_stages(base, more)
     assert [p["step"] for p in merged["points"]] == [0, 100, 200, 300, 400, 500, 600, 700, 800, 900]
     assert merged["points"][7]["answerable_accuracy"] == 0.95  # the resumed model as the continuation scored it
+    assert merged["points"][8]["stories_read"] == base["points"][-1]["stories_read"] + more_points[1]["stories_read"]
+    assert merged["points"][8]["elapsed_s"] == base["total_s"] + more_points[1]["elapsed_s"]
     assert merged["train_config"]["steps"] == 900 and merged["total_s"] == 4200 and "resumed_from" not in merged
     assert [s["train_config"]["seed"] for s in merged["stages"]] == [0, 5]
     assert merged["recipe"].startswith("python -m nbutils.recipes.world_model --layers 6") and " && " in merged["recipe"]
@@ -92,5 +96,9 @@ def test_a_continuation_ships_as_one_two_stage_record():
     assert ("Stage 2: 200 steps, cosine from 0.001 to 0.0001, stream seed 1005 (a new warm-up, from the model of "
             "step 700)") in text
     assert "| 900 | 7.4M |" in text and "900 steps" in text and "seed 1000 then 1005)" in text
+    opening = text.split("\n")[2]
+    assert opening.startswith("Made in 2 stages") and "70 minutes in all" in opening and "then `python -m" in opening
+    assert "--rescore" not in opening  # its last point has no slower measures
+    assert "stream seed 1005 (a new warm-up, from the model of step 700), 2 torch threads, 10 minutes." in text
     with pytest.raises(ValueError, match="starts at step 600"):
         merge_stages(base, {**more, "resumed_from": {"model": "M", "step": 600}})

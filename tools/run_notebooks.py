@@ -4,6 +4,7 @@
     python tools/run_notebooks.py notebooks/03_*.ipynb # some of them
     python tools/run_notebooks.py --check              # run, compare with the stored outputs, write nothing
     python tools/run_notebooks.py --check --profile alt  # the same, with other floating-point code paths
+    python tools/run_notebooks.py --keep-going NB        # every cell even after an error; list errors, write nothing
 
 The kernel is the Python running this script, started in the environment of ``tools/course_env.py``:
 the same one that the nbval tests use, so the stored outputs are the ones the tests expect. Each
@@ -94,9 +95,22 @@ def comparable_outputs(cell: dict, patterns: Sequence[tuple[str, str]]) -> list:
     return [streams] + reduced if streams else reduced
 
 
+def _error_line(output) -> str:
+    """The message of an error output, or, for a bare ``assert``, the line of the cell that failed."""
+    message = str(output.get("evalue", "")).strip()
+    if message:
+        return message.splitlines()[-1]
+    lines = [re.sub(r"\x1b\[[0-9;]*m", "", line) for line in output.get("traceback", [])]
+    arrows = [row.strip() for line in lines for row in line.splitlines() if row.lstrip().startswith("---->")]
+    return arrows[-1] if arrows else ""
+
+
 def run_notebook(path: Path, *, cell_timeout: int, write: bool, patterns,
-                 profile: str = "home") -> tuple[float, list[int], str | None]:
-    """Execute one notebook. Returns (seconds, indices of code cells whose output changed, error or None)."""
+                 profile: str = "home", keep_going: bool = False) -> tuple[float, list[int], str | None]:
+    """Execute one notebook. Returns (seconds, indices of code cells whose output changed, error or None).
+
+    ``keep_going``: run every cell even after an error (the notebook is then never written); the error
+    returned lists every failing code cell with the last line of its error."""
     nb = nbformat.read(path, as_version=4)
     before = [comparable_outputs(c, patterns) for c in nb.cells if c.cell_type == "code"]
     client = NotebookClient(
@@ -106,7 +120,7 @@ def run_notebook(path: Path, *, cell_timeout: int, write: bool, patterns,
         kernel_manager_class=CurrentPythonKernelManager,
         resources={"metadata": {"path": str(path.parent)}},
         record_timing=False,
-        allow_errors=False,
+        allow_errors=keep_going,
     )
     start = time.perf_counter()
     error = None
@@ -117,6 +131,12 @@ def run_notebook(path: Path, *, cell_timeout: int, write: bool, patterns,
         text = re.sub(r"\x1b\[[0-9;]*m", "", str(failure)).strip()  # no terminal colours
         error = text.splitlines()[-1] if text else repr(failure)
     seconds = time.perf_counter() - start
+    if keep_going:
+        failed = [f"code cell {k}: {o.get('ename')}: {_error_line(o)}"
+                  for k, c in enumerate(c for c in nb.cells if c.cell_type == "code")
+                  for o in c.get("outputs", []) if o.get("output_type") == "error"]
+        error = "; ".join(failed) or None
+        write = False
     after = [comparable_outputs(c, patterns) for c in nb.cells if c.cell_type == "code"]
     changed = [i for i, (old, new) in enumerate(zip(before, after)) if old != new]
     if write and error is None:
@@ -133,6 +153,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument("--timeout", type=int, default=900, help="seconds allowed per cell (default 900)")
     parser.add_argument("--profile", choices=("home", "alt"), default="home",
                         help="numeric profile of the kernel (tools/course_env.py); outputs are only written under home")
+    parser.add_argument("--keep-going", action="store_true",
+                        help="run every cell even after an error, list every failing cell, write nothing")
     args = parser.parse_args(argv)
     if args.profile != "home" and not args.check:
         parser.error("stored outputs are written under the home profile only: add --check to use --profile alt")
@@ -149,9 +171,9 @@ def main(argv: Sequence[str] | None = None) -> int:
             continue
         print(f"{path} ...", end=" ", flush=True)
         seconds, changed, error = run_notebook(path, cell_timeout=args.timeout, write=not args.check, patterns=patterns,
-                                               profile=args.profile)
+                                               profile=args.profile, keep_going=args.keep_going)
         status = "FAILED: " + error if error else ("ok" if not changed else f"outputs changed in code cells {changed}")
-        print(f"{seconds:.1f} s, {status}" + ("" if args.check or error else ", written"))
+        print(f"{seconds:.1f} s, {status}" + ("" if args.check or args.keep_going or error else ", written"))
         failures += bool(error) or (args.check and bool(changed))
     return 1 if failures else 0
 

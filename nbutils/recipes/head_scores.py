@@ -6,7 +6,7 @@
 What notebook 10 loads instead of computing (a few minutes on a 2-core CPU):
 
 1. at steps 0 (the untrained model: ``torch.manual_seed(0); GPT(config)``, as the world_model recipe starts),
-   1000, 1800, 2100 (the shipped snapshots) and 3000 (the final model), on repeated random tokens
+   the shipped snapshots (1000, 1800, 2100) and the final model (``final_step()``), on repeated random tokens
    (``nbutils.heads.repeated_tokens``: 50 tokens of the whole vocabulary, then the same 50, 16 rows, seed 0):
    the first- and second-copy losses, the loss at the same positions of 100 random tokens that do not repeat, and the previous-token, prefix-matching and copying scores of every head,
    and the previous-token score on story text too (the first 48 tokens of 64 evaluation stories);
@@ -38,7 +38,17 @@ from nbutils.recipes.report import Progress, versions, write_json
 
 ASSET = Path(__file__).resolve().parents[1] / "assets" / "world_model"
 OUT = ASSET / "head_scores.json"
-STEPS = (0, 1000, 1800, 2100, 3000)
+SNAPSHOT_STEPS = (1000, 1800, 2100)
+
+
+def final_step() -> int:
+    """The training step of the shipped world model (the last point of its record)."""
+    return json.loads((ASSET / "record.json").read_text())["points"][-1]["step"]
+
+
+def scored_steps() -> tuple[int, ...]:
+    """The checkpoints scored: 0 (untrained), the snapshots, the final model."""
+    return (0, *SNAPSHOT_STEPS, final_step())
 REPEAT = {"n": 50, "batch": 16, "seed": 0}
 EARLY, LATE, ICL_MIN_TOKENS = (16, 32), (96, 128), 129
 #: The evaluation stories are the 215 validation stories of default_corpus(0), then the 385 of generate_corpus(7);
@@ -60,7 +70,7 @@ def world_stories():
 
 # ---- loading -----------------------------------------------------------------------------------------------
 def load_step(step: int):
-    """(model, tokenizer) of the world model at ``step``: 0 = its untrained start, 3000 = the shipped model,
+    """(model, tokenizer) of the world model at ``step``: 0 = its untrained start, ``final_step()`` = the shipped model,
     the others from ``snapshots/``."""
     from nbutils.checkpoint import load_checkpoint
     from nbutils.model import GPT, GPTConfig
@@ -70,7 +80,7 @@ def load_step(step: int):
         config = json.loads((ASSET / "record.json").read_text())["model_config"]
         torch.manual_seed(0)                      # as nbutils.recipes.world_model does before GPT(config)
         return GPT(GPTConfig(**config)).eval(), final.tokenizer
-    folder = ASSET if step == 3000 else ASSET / "snapshots" / f"step_{step:05d}"
+    folder = ASSET if step == final_step() else ASSET / "snapshots" / f"step_{step:05d}"
     checkpoint = load_checkpoint(folder)
     return checkpoint.model.eval(), checkpoint.tokenizer
 
@@ -228,7 +238,7 @@ def run(quick: bool = False, say=print) -> dict:
                                  "mean_tokens": MEAN_TOKENS, "mean_stories": [MEAN_STORIES.start, MEAN_STORIES.stop]},
                     "checkpoints": [], "versions": versions()}
     text = None
-    for step in STEPS:
+    for step in scored_steps():
         model, tokenizer = load_step(step)
         text = mean_batch(tokenizer, world[MEAN_STORIES]) if text is None else text
         point = {"step": step, "tokens": by_step[step]["tokens"],
@@ -242,7 +252,7 @@ def run(quick: bool = False, say=print) -> dict:
             f"best prefix matching {max(map(max, point['prefix_matching'])):.3f}, ICL {point['icl_score']:.3f}, "
             f"names {point['name_first_loss']:.2f} -> {point['name_later_loss']:.2f}")
     final = result["checkpoints"][-1]
-    model, tokenizer = load_step(3000)
+    model, tokenizer = load_step(final_step())
     means = head_means(model, text)
     idx = repeated_tokens(REPEAT["n"], REPEAT["batch"], model.config.vocab_size, seed=REPEAT["seed"])
     rows = []

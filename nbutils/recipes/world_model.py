@@ -120,6 +120,12 @@ def jump_snapshots(points: list[dict]) -> list[int]:
     return sorted({early, steps[i], steps[i + 1]})
 
 
+def _threads(run: dict) -> str:
+    """How many torch threads a run used, from its recorded versions."""
+    threads = str(run.get("versions", {}).get("threads", "?"))
+    return f"{threads} torch thread{'' if threads == '1' else 's'}"
+
+
 def _percent(right_total: list[int] | None) -> str:
     return f"{right_total[0] / right_total[1]:.0%}" if right_total and right_total[1] else "-"
 
@@ -130,12 +136,17 @@ def render_readme(record: dict, shipped: list[int]) -> str:
     points = record["points"]
     last = points[-1]
     tokens_per_step = train["batch_size"] * config["context_length"]
+    stages = record.get("stages") or []
+    made = (f"Made in {len(stages)} stages on this project's 2-core CPU, {record.get('total_s', 0) / 60:.0f} minutes "
+            "in all: " + ", then ".join(f"`{stage['recipe']}`" for stage in stages) + " (each stage below says its "
+            "threads and time)" if stages else
+            f"Made by `{record['recipe']}` on this project's 2-core CPU ({_threads(record)}) in "
+            f"{record.get('total_s', 0) / 60:.0f} minutes")
     lines = [
         "# The course model that knows its world (`world_model`)", "",
-        f"Made by `{record['recipe']}` on this project's 2-core CPU (one torch thread, other jobs sharing the "
-        f"machine) in {record.get('total_s', 0) / 60:.0f} minutes; then `python -m nbutils.recipes.world_model "
-        "--rescore --out RUN` added the slower measures (the KL of unanswerable answers and the loss by kind of "
-        f"word, on the first {DETAIL_STORIES} evaluation stories) and `--ship RUN` copied it here.",
+        made + ("; then `python -m nbutils.recipes.world_model --rescore --out RUN` added the slower measures (the KL "
+                f"of unanswerable answers and the loss by kind of word, on the first {DETAIL_STORIES} evaluation "
+                "stories)" if "word_kinds" in last else "") + "; `--ship RUN` copied it here.",
         "Load it with `nbutils.pretrain.load_course_model(path=<this folder>)` (or a folder under `snapshots/`).", "",
         f"- Model: GPT, {config['n_layer']} layers, {config['n_head']} heads, width {config['n_embd']}, context "
         f"{config['context_length']} tokens, the course's BPE tokenizer ({config['vocab_size']} ids).",
@@ -157,7 +168,7 @@ def render_readme(record: dict, shipped: list[int]) -> str:
             f" Stage {k + 1}: {stage['train_config']['steps']:,} steps, cosine from {stage['train_config']['lr']:g} "
             f"to {stage['train_config']['min_lr']:g}, stream seed {1000 + stage['train_config']['seed']}"
             f"{' (a new warm-up, from the model of step ' + str(stage['resumed_from']['step']) + ')' if 'resumed_from' in stage else ''}"
-            f", {stage['total_s'] / 60:.0f} minutes." for k, stage in enumerate(record.get("stages", [])))),
+            f", {_threads(stage)}, {stage['total_s'] / 60:.0f} minutes." for k, stage in enumerate(stages))),
         f"- Evaluation (`nbutils.evaluate.evaluate_world`): {ev['stories']} held-out stories (the validation stories "
         f"of `default_corpus()` and stories of `generate_corpus(7)`), each read from its beginning; "
         f"{ev['stories_longer_than_context']} are longer than the context and are read in windows overlapping by "
@@ -207,17 +218,21 @@ def merge_stages(base: dict, more: dict) -> dict:
 
     The points are the base's up to the step the continuation started from, then the continuation's (its first
     point, the resumed model scored again, replaces the base's last); ``stages`` keeps both recipes and training
-    configs, ``train_config`` is the continuation's with ``steps`` the total, and ``total_s`` adds both times."""
+    configs, ``train_config`` is the continuation's with ``steps`` the total, and ``total_s`` adds both times; the
+    continuation's points count stories read and seconds from the start of the first stage."""
     start = more["resumed_from"]["step"]
     if base["points"][-1]["step"] != start:
         raise ValueError(f"the continuation starts at step {start}, the base run ends at {base['points'][-1]['step']}")
+    read_before = base["points"][-1]["stories_read"]  # the continuation counts its stories (and seconds) from zero
     stages = base.get("stages") or [{"recipe": base["recipe"], "train_config": base["train_config"],
-                                    "total_s": base["total_s"]}]
+                                    "total_s": base["total_s"], "versions": base.get("versions", {})}]
     stages = [*stages, {"recipe": more["recipe"], "train_config": more["train_config"], "total_s": more["total_s"],
-                        "resumed_from": more["resumed_from"]}]
+                        "versions": more.get("versions", {}), "resumed_from": more["resumed_from"]}]
     merged = {**more, "recipe": " && ".join(stage["recipe"] for stage in stages), "stages": stages,
               "train_config": {**more["train_config"], "steps": start + more["train_config"]["steps"]},
-              "points": [p for p in base["points"] if p["step"] < start] + more["points"],
+              "points": [p for p in base["points"] if p["step"] < start] + [
+                  {**p, "stories_read": read_before + p["stories_read"], "elapsed_s": round(base["total_s"] + p["elapsed_s"], 1)}
+                  for p in more["points"]],
               "total_s": round(sum(stage["total_s"] for stage in stages), 1)}
     merged.pop("resumed_from", None)
     return merged
