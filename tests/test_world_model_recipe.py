@@ -86,6 +86,8 @@ def test_a_continuation_ships_as_one_two_stage_record():
     merged = merge_stages(base, more)
     assert [p["step"] for p in merged["points"]] == [0, 100, 200, 300, 400, 500, 600, 700, 800, 900]
     assert merged["points"][7]["answerable_accuracy"] == 0.95  # the resumed model as the continuation scored it
+    assert all(merged["points"][7][k] == base["points"][-1][k] for k in slow)  # its slower measures kept
+    assert not any(k in merged["points"][8] for k in slow)
     assert merged["points"][8]["stories_read"] == base["points"][-1]["stories_read"] + more_points[1]["stories_read"]
     assert merged["points"][8]["elapsed_s"] == base["total_s"] + more_points[1]["elapsed_s"]
     assert merged["train_config"]["steps"] == 900 and merged["total_s"] == 4200 and "resumed_from" not in merged

@@ -219,10 +219,15 @@ def merge_stages(base: dict, more: dict) -> dict:
     The points are the base's up to the step the continuation started from, then the continuation's (its first
     point, the resumed model scored again, replaces the base's last); ``stages`` keeps both recipes and training
     configs, ``train_config`` is the continuation's with ``steps`` the total, and ``total_s`` adds both times; the
-    continuation's points count stories read and seconds from the start of the first stage."""
+    continuation's points count stories read and seconds from the start of the first stage; its first point (the
+    base's final model) keeps the base's slower measures (:func:`detail_fields`) when it has none of its own."""
     start = more["resumed_from"]["step"]
     if base["points"][-1]["step"] != start:
         raise ValueError(f"the continuation starts at step {start}, the base run ends at {base['points'][-1]['step']}")
+    # the continuation's first point scores the base's final model again, on the same stories: it keeps the slower
+    # measures that a --rescore of the base added to that model, which the continuation does not compute
+    detail = {k: base["points"][-1][k] for k in ("unanswerable_kl", "word_kinds", "detail_stories")
+              if k in base["points"][-1] and k not in more["points"][0]}
     read_before = base["points"][-1]["stories_read"]  # the continuation counts its stories (and seconds) from zero
     stages = base.get("stages") or [{"recipe": base["recipe"], "train_config": base["train_config"],
                                     "total_s": base["total_s"], "versions": base.get("versions", {})}]
@@ -231,8 +236,9 @@ def merge_stages(base: dict, more: dict) -> dict:
     merged = {**more, "recipe": " && ".join(stage["recipe"] for stage in stages), "stages": stages,
               "train_config": {**more["train_config"], "steps": start + more["train_config"]["steps"]},
               "points": [p for p in base["points"] if p["step"] < start] + [
-                  {**p, "stories_read": read_before + p["stories_read"], "elapsed_s": round(base["total_s"] + p["elapsed_s"], 1)}
-                  for p in more["points"]],
+                  {**p, **(detail if k == 0 else {}), "stories_read": read_before + p["stories_read"],
+                   "elapsed_s": round(base["total_s"] + p["elapsed_s"], 1)}
+                  for k, p in enumerate(more["points"])],
               "total_s": round(sum(stage["total_s"] for stage in stages), 1)}
     merged.pop("resumed_from", None)
     return merged
