@@ -31,7 +31,7 @@ import torch.distributed as dist
 
 from nbutils.validate import require_int
 
-__all__ = ["DistInfo", "setup", "cleanup", "wrap", "unwrap", "ShardedBatches", "all_reduce_mean", "average_gradients"]
+__all__ = ["DistInfo", "setup", "barrier", "cleanup", "wrap", "unwrap", "ShardedBatches", "all_reduce_mean", "average_gradients"]
 
 
 @dataclass(frozen=True)
@@ -71,6 +71,12 @@ def setup(backend: str | None = None, device: str | None = None) -> DistInfo:
     if not dist.is_initialized():
         dist.init_process_group(backend=backend)
     return DistInfo(rank=rank, world_size=world_size, local_rank=local_rank, backend=backend, device=chosen)
+
+
+def barrier() -> None:
+    """Wait until every process has got here (with one process there is nothing to wait for)."""
+    if dist.is_available() and dist.is_initialized():
+        dist.barrier()
 
 
 def cleanup() -> None:
