@@ -62,10 +62,30 @@ def test_resume_counts_on_from_the_checkpoint(tmp_path):
     subprocess.run([sys.executable, "-m", "nbutils.recipes.world_model", "--quick", "--resume", str(start),
                     "--seed", "5", "--out", str(out)], capture_output=True, text=True, check=True)
     record = json.loads((out / "record.json").read_text())
-    assert record["resumed_from"] == {"model": str(start), "step": 40}
+    assert record["resumed_from"] == {"model": str(start), "step": 40, "tokens": 40 * 2 * 256}
     assert [p["step"] for p in record["points"]] == [40, 43, 46]
     assert record["points"][-1]["tokens"] == 46 * 2 * 256  # --quick: rows of 2
     assert load_checkpoint(out).step == 46 and load_checkpoint(out).model.config.n_embd == 16
+
+
+def test_a_continuation_with_another_batch_size_counts_the_tokens_read(tmp_path):
+    """The tokens a resumed model has read come from its run's record (or its training config), not from the
+    continuation's batch size: a model of 3000 steps of 32 rows has read 24.6M tokens, whatever comes next."""
+    import json
+
+    from nbutils.checkpoint import load_checkpoint, save_checkpoint
+    from nbutils.model import GPT, GPTConfig
+    from nbutils.recipes.world_model import tokens_read_before
+    from nbutils.train import TrainConfig
+
+    model = GPT(GPTConfig(vocab_size=64, context_length=256, n_layer=1, n_head=2, n_embd=16))
+    save_checkpoint(tmp_path / "a", model, step=3000, train_config=TrainConfig(steps=3000, batch_size=32))
+    assert tokens_read_before(load_checkpoint(tmp_path / "a"), tmp_path / "a", 16, 256) == 3000 * 32 * 256
+    save_checkpoint(tmp_path / "b", model, step=3000)
+    (tmp_path / "b" / "record.json").write_text(json.dumps({"points": [{"step": 3000, "tokens": 123_456}]}))
+    assert tokens_read_before(load_checkpoint(tmp_path / "b"), tmp_path / "b", 16, 256) == 123_456
+    save_checkpoint(tmp_path / "c", model, step=10)  # neither: the continuation's rows
+    assert tokens_read_before(load_checkpoint(tmp_path / "c"), tmp_path / "c", 16, 256) == 10 * 16 * 256
 
 
 def test_a_continuation_ships_as_one_two_stage_record():

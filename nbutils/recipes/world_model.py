@@ -32,7 +32,7 @@ import argparse
 import sys
 import time
 from pathlib import Path
-from typing import Sequence
+from typing import Any, Sequence
 
 import torch
 
@@ -213,6 +213,24 @@ def render_readme(record: dict, shipped: list[int]) -> str:
     return "\n".join(lines) + "\n"
 
 
+def tokens_read_before(checkpoint: Any, folder: Path, batch_size: int, context: int) -> int:
+    """How many training tokens the model in ``folder`` (loaded as ``checkpoint``, at ``checkpoint.step``) has read.
+
+    From the folder's ``record.json`` when its last point is that step (a run of this recipe, even one with several
+    batch sizes), else from the checkpoint's own training config (steps x rows x context), else ``batch_size`` rows
+    per step as the continuation will use."""
+    import json
+
+    step = checkpoint.step or 0
+    record_file = Path(folder) / "record.json"
+    if record_file.is_file():
+        points = json.loads(record_file.read_text()).get("points") or []
+        if points and points[-1].get("step") == step and "tokens" in points[-1]:
+            return int(points[-1]["tokens"])
+    rows = (checkpoint.train_config or {}).get("batch_size") or batch_size
+    return step * rows * context
+
+
 def merge_stages(base: dict, more: dict) -> dict:
     """One record for a two-stage run: ``base`` (a finished run) and ``more`` (a ``--resume`` of its final model).
 
@@ -359,12 +377,14 @@ def main(argv: Sequence[str] | None = None) -> int:
     too_long = sum(len(e.ids) - 1 > args.context for e in encoded)
     say(f"{len(stories)} evaluation stories, floor {floor:.4f} nats/token, {too_long} longer than {args.context} tokens")
 
-    base_step = 0
+    base_step = base_tokens = 0
+    train_batch = 2 if args.quick else args.batch_size
     if args.resume is not None:
         from nbutils.checkpoint import load_checkpoint
 
         resumed = load_checkpoint(args.resume, tokenizer=tokenizer)
         base_step = resumed.step or 0
+        base_tokens = tokens_read_before(resumed, args.resume, train_batch, args.context)
         config = resumed.model.config
         if config.context_length != args.context:
             raise SystemExit(f"--resume: the checkpoint's context is {config.context_length}, not {args.context}")
@@ -372,7 +392,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     else:
         config = GPTConfig(vocab_size=tokenizer.vocab_size, context_length=args.context, n_layer=args.layers,
                            n_head=args.heads, n_embd=args.width, dropout=0.0)
-    train_config = TrainConfig(steps=steps, batch_size=2 if args.quick else args.batch_size, lr=args.lr,
+    train_config = TrainConfig(steps=steps, batch_size=train_batch, lr=args.lr,
                                min_lr=args.lr / 10, warmup_steps=min(100, steps // 10), weight_decay=0.1,
                                grad_clip=1.0, eval_every=10 ** 9, eval_batches=1, log_every=1, seed=args.seed,
                                device="auto")
@@ -390,13 +410,13 @@ def main(argv: Sequence[str] | None = None) -> int:
                              "stories_longer_than_context": too_long},
               "points": []}
     if args.resume is not None:
-        record["resumed_from"] = {"model": str(args.resume), "step": base_step}
+        record["resumed_from"] = {"model": str(args.resume), "step": base_step, "tokens": base_tokens}
 
     def evaluate(step: int) -> None:
         started = time.perf_counter()
         report = evaluate_world(trainer.model, tokenizer, stories)
         recent = trainer.history.train_loss[-50:]
-        point = {"step": base_step + step, "tokens": (base_step + step) * train_config.batch_size * args.context,
+        point = {"step": base_step + step, "tokens": base_tokens + step * train_config.batch_size * args.context,
                  "stories_read": stream.stories_used, "elapsed_s": round(say.elapsed, 1),
                  "train_loss": sum(recent) / len(recent) if recent else None,
                  **_evaluation_fields(report, floor), "extra": {}}
