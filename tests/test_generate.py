@@ -14,7 +14,7 @@ import torch
 import torch.nn.functional as F
 
 from nbutils.checks.core import CheckFailed
-from nbutils.checks.generation import check_top_k, check_top_p
+from nbutils.checks.generation import check_min_p, check_top_k, check_top_p, min_p_reference
 from nbutils.generate import (
     apply_temperature, generate, generate_text, greedy_until, sample_next, sequence_log_likelihood, top_k_filter,
     top_p_filter,
@@ -237,7 +237,27 @@ def test_log_likelihood_equals_cross_entropy(model):
 def test_checks_accept_the_reference(capsys):
     check_top_k(top_k_filter)
     check_top_p(top_p_filter)
-    assert capsys.readouterr().out.count("✓") == 2
+    check_min_p(min_p_reference)
+    assert capsys.readouterr().out.count("✓") == 3
+
+
+def test_min_p_reference_agrees_with_probabilities_and_the_paper_example():
+    """min-p in logits (z_i - z_max >= log m) keeps exactly the tokens with p_i >= m * p_max."""
+    torch.manual_seed(0)
+    logits = torch.randn(5, 50) * 3
+    for m in (0.01, 0.1, 0.5, 1.0):
+        probs = torch.softmax(logits.double(), dim=-1)
+        wanted = probs >= m * probs.max(dim=-1, keepdim=True).values
+        got = min_p_reference(logits, m)
+        assert torch.equal(~torch.isneginf(got), wanted)
+        assert torch.equal(got[wanted], logits[wanted])
+    # the paper's picture: a confident top token (0.9) keeps few, a flat distribution keeps many
+    confident = torch.log(torch.tensor([0.9] + [0.1 / 20] * 20))
+    flat = torch.log(torch.full((21,), 1 / 21))
+    assert (min_p_reference(confident, 0.1) > NEG_INF).sum() == 1
+    assert (min_p_reference(flat, 0.1) > NEG_INF).sum() == 21
+    with pytest.raises(ValueError, match="m must be in"):
+        min_p_reference(confident, 0.0)
 
 
 def _kth_plus_one(logits, k):
@@ -264,6 +284,15 @@ def _none_kept(logits, p):
     return top_p_filter(logits, p)
 
 
+def _absolute_min_p(logits, m):
+    probs = torch.softmax(logits, -1)
+    return logits.masked_fill(probs < m, NEG_INF)
+
+
+def _min_p_on_logits(logits, m):
+    return logits.masked_fill(logits < m * logits.max(dim=-1, keepdim=True).values, NEG_INF)
+
+
 def _unsorted(logits, p):
     probs = torch.softmax(logits, -1)
     return logits.masked_fill(torch.cumsum(probs, -1) - probs >= p, NEG_INF)
@@ -275,6 +304,8 @@ def _unsorted(logits, p):
     (check_top_p, _drop_crossing, "dropped the token that crosses p"),
     (check_top_p, _none_kept, "at least the most likely token"),
     (check_top_p, _unsorted, "sort them from largest to smallest"),
+    (check_min_p, _absolute_min_p, "a *fraction* of the top token's"),
+    (check_min_p, _min_p_on_logits, "in logits: z_i - z_max >= log(m)"),
 ])
 def test_checks_explain_typical_mistakes(check, wrong, hint):
     with pytest.raises(CheckFailed, match="hint") as info:

@@ -1,4 +1,4 @@
-"""Checks for the generation notebook: top-k and top-p (nucleus) filtering of logits."""
+"""Checks for the generation notebook: top-k, top-p (nucleus) and min-p filtering of logits."""
 
 from __future__ import annotations
 
@@ -7,7 +7,7 @@ import torch
 from nbutils.checks.core import Case, run_check
 from nbutils.generate import top_k_filter, top_p_filter
 
-__all__ = ["check_top_k", "check_top_p"]
+__all__ = ["check_top_k", "check_top_p", "check_min_p", "min_p_reference"]
 
 # Eight distinct logits, deliberately not in sorted order.
 _LOGITS = torch.tensor([0.3, 2.1, -1.0, 1.4, 0.9, -0.2, 2.8, 0.0])
@@ -134,6 +134,55 @@ def check_top_p(fn) -> None:
     ]
     run_check("top_p_filter", fn, top_p_filter, cases, diagnose=_diagnose_top_p,
                      compare=_same_logits)
+
+
+def min_p_reference(logits: torch.Tensor, m: float) -> torch.Tensor:
+    """Min-p filtering (Nguyen et al., 2024): keep every token whose probability is at least ``m`` times the
+    most likely token's probability, along the last dimension; every other logit becomes ``-inf``.
+
+    In logits: p_i >= m * p_max  <=>  z_i - z_max >= log(m), because the softmax's normaliser cancels. So no
+    softmax is needed, and the top token is always kept (for 0 < m <= 1).
+    """
+    if not 0 < m <= 1:
+        raise ValueError(f"m must be in (0, 1] (a fraction of the top token's probability), got {m}")
+    threshold = logits.max(dim=-1, keepdim=True).values + torch.log(torch.tensor(m, dtype=logits.dtype))
+    return logits.masked_fill(logits < threshold, float("-inf"))
+
+
+def _diagnose_min_p(case: Case, got, expected) -> str | None:
+    logits, m = case.args
+    hint = _shape_hint(got, expected)
+    if hint:
+        return hint
+    if not torch.isfinite(got).any():
+        return "every token was dropped: the most likely token always passes (its probability is m times itself or more)"
+    hint = _common_hint(got, expected, logits)
+    if hint:
+        return hint
+    kept, probs, flat = _kept(got.reshape(-1)), torch.softmax(logits, dim=-1).reshape(-1), logits.reshape(-1)
+    absolute = kept == {i for i, q in enumerate(probs.tolist()) if q >= m}
+    on_logits = kept == {i for i, z in enumerate(flat.tolist()) if z >= m * float(flat.max())}
+    if absolute or on_logits:
+        said = " or ".join(s for s, hit in (("kept the tokens with probability >= m", absolute),
+                                            ("compared logits with m times the largest logit", on_logits)) if hit)
+        return (f"you {said}? Min-p compares probabilities with a *fraction* of the top token's probability: keep "
+                "p_i >= m * max(p) (in logits: z_i - z_max >= log(m))")
+    if kept == {int(torch.argmax(flat))}:
+        return "you kept only the top token; keep every token whose probability is at least m times the top one's"
+    return None
+
+
+def check_min_p(fn) -> None:
+    """Check ``fn(logits, m)``: every token with probability >= m times the top token's kept, the others ``-inf``."""
+    cases = [
+        Case((_P_LOGITS.clone(), 0.3), label="probabilities [0.05, 0.40, 0.10, 0.25, 0.15, 0.05], m=0.3 "
+                                             "(keep p >= 0.3 * 0.40 = 0.12: three tokens)"),
+        Case((_P_LOGITS.clone(), 0.2), label="the same, m=0.2 (keep p >= 0.08: four tokens)"),
+        Case((_P_LOGITS.clone(), 0.9), label="the same, m=0.9 (only the top token)"),
+        Case((_LOGITS.clone(), 0.05), label="8 logits, m=0.05"),
+        Case((torch.stack([_LOGITS, -_LOGITS]), 0.2), label="a batch of 2 rows of logits, m=0.2 (filter each row)"),
+    ]
+    run_check("min_p", fn, min_p_reference, cases, diagnose=_diagnose_min_p, compare=_same_logits)
 
 
 def _same_logits(got, expected: torch.Tensor) -> bool:
